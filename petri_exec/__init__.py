@@ -1,0 +1,83 @@
+"""petri-exec: drive multi-step runs to completion by compiling them into Petri nets.
+
+Quick use::
+
+    import petri_exec as pe
+    outcome = pe.drive("run.json", {"runner": my_port})
+"""
+
+from __future__ import annotations
+
+from .compile import compile_run, linear_order, marking_of
+from .drive import DriveOutcome, drive, fire
+from .errors import (
+    JournalError,
+    NotEnabledError,
+    PetriExecError,
+    PortError,
+    RunFileError,
+    RunLockedError,
+    TemplateError,
+    UnknownTransitionError,
+    UsageError,
+)
+from .events import Event, journal_path, read_journal
+from .model import Epic, Run, Slice
+from .net import Effect, Marking, Net, NetState, Transition
+from .pnml import to_pnml
+from .ports import SliceInfo, StepContext, StepResult
+from .runfile import dump_run, load_run, parse_run, save_run, validate_run
+from .schedulers import LinearScheduler, PetriScheduler, ScanSession, Scheduler, Session
+from .snakes_bridge import to_snakes
+from .templates import Lane, Step, Template, load_template
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DriveOutcome",
+    "Effect",
+    "Epic",
+    "Event",
+    "JournalError",
+    "Lane",
+    "LinearScheduler",
+    "Marking",
+    "Net",
+    "NetState",
+    "NotEnabledError",
+    "PetriExecError",
+    "PetriScheduler",
+    "PortError",
+    "Run",
+    "RunFileError",
+    "RunLockedError",
+    "ScanSession",
+    "Scheduler",
+    "Session",
+    "Slice",
+    "SliceInfo",
+    "Step",
+    "StepContext",
+    "StepResult",
+    "Template",
+    "TemplateError",
+    "Transition",
+    "UnknownTransitionError",
+    "UsageError",
+    "__version__",
+    "compile_run",
+    "drive",
+    "dump_run",
+    "fire",
+    "journal_path",
+    "linear_order",
+    "load_run",
+    "load_template",
+    "marking_of",
+    "parse_run",
+    "read_journal",
+    "save_run",
+    "to_pnml",
+    "to_snakes",
+    "validate_run",
+]

@@ -1,0 +1,408 @@
+"""``drive()`` and ``fire()``: the only place where effects happen.
+
+The loop asks the scheduler's session for ready transitions, calls each step's port
+(or built-in handler), and commits a success: the marking, the run (run.json is the
+loop state) and the journal. A failure commits nothing: run.json stays byte-identical
+to before the attempt; the journal records ``transition_failed`` and ``net_halted``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+from .compile import compile_run, marking_of
+from .errors import NotEnabledError, UsageError
+from .events import Event, Journal, journal_path, read_journal
+from .handlers import HANDLERS, HandlerEnv
+from .model import Run
+from .net import Net, Transition, not_enabled
+from .ports import PortCaller, SliceInfo, StepContext, StepResult, missing_port_reason, resolve_port
+from .runfile import load_run, save_run, validate_run, write_atomic
+from .schedulers import LinearScheduler, PetriScheduler, Scheduler, Session, open_session
+from .templates import Template, load_template
+
+__all__ = ["DriveOutcome", "drive", "fire"]
+
+log = logging.getLogger("petri_exec")
+
+Status = Literal["completed", "halted", "deadlocked", "paused", "fired"]
+
+
+@attrs.frozen
+class DriveOutcome:
+    """How a :func:`drive` (or :func:`fire`) call ended.
+
+    Attributes:
+        status: ``completed`` (the driven chain reached its end), ``halted`` (a step
+            failed), ``deadlocked`` (nothing enabled before the end), ``paused``
+            (``max_firings`` reached); ``fire()`` returns ``fired`` or ``halted``.
+        run_status: The run lane status at the end.
+        step: The transition that halted, else None.
+        reason: Why it halted, deadlocked or paused; None when completed or fired.
+        fired: Transitions fired by this call.
+        run: The run as it is now (for a path: what run.json holds).
+        detail: More about a failure (e.g. the land port's own message), else None.
+    """
+
+    status: Status
+    run_status: str
+    step: str | None
+    reason: str | None
+    fired: int
+    run: Run
+    detail: str | None = None
+
+
+class _LiveRun:
+    """The run being driven: O(1) updates per firing, a :class:`Run` on demand."""
+
+    def __init__(self, run: Run, template: Template) -> None:
+        self.base = run
+        self.status = run.status
+        self.facts = dict(run.facts)
+        self.slices = list(run.slices)
+        self.index = {s.id: i for i, s in enumerate(run.slices)}
+        self.run_targets = {st.name: st.target for st in template.run.steps}
+        self.slice_targets = {st.name: st.target for st in template.slice.steps}
+        rl = template.run
+        self.end_pos = rl.position(rl.end)
+        self.lane = rl
+
+    def at_end(self) -> bool:
+        return self.lane.position(self.status) >= self.end_pos
+
+    def apply(self, t: Transition, facts: Mapping[str, Any]) -> None:
+        if t.slice_id is None:
+            self.status = self.run_targets[t.step]
+            self.facts.update(facts)
+        else:
+            k = self.index[t.slice_id]
+            s = self.slices[k]
+            self.slices[k] = attrs.evolve(
+                s, status=self.slice_targets[t.step], facts={**s.facts, **facts} if facts
+                else s.facts
+            )
+
+    def snapshot(self) -> Run:
+        return attrs.evolve(self.base, status=self.status, facts=dict(self.facts),
+                            slices=tuple(self.slices))
+
+
+def _resolve_scheduler(
+    spec: str | Scheduler | Any, run: Run, template: Template
+) -> Scheduler | Any:
+    if spec == "petri":
+        return PetriScheduler.for_run(run, template=template)
+    if spec == "linear":
+        return LinearScheduler.for_run(run, template=template)
+    if isinstance(spec, str):
+        raise UsageError(f"unknown scheduler {spec!r}; use 'petri', 'linear' or a Scheduler")
+    if not hasattr(spec, "ready") or not hasattr(spec, "net"):
+        raise UsageError(f"scheduler {spec!r} has no ready()/net; subclass petri_exec.Scheduler")
+    return spec
+
+
+class _Driver:
+    """One drive or fire call: owns the live run, the session, the journal and the ports."""
+
+    def __init__(
+        self,
+        run: str | os.PathLike[str] | Run,
+        scheduler: str | Scheduler | Any,
+        on_event: Callable[[Event], Any] | None,
+        template_dirs: Iterable[str | os.PathLike[str]],
+    ) -> None:
+        if isinstance(run, Run):
+            self.path: Path | None = None
+            template = load_template(run.template, template_dirs)
+            loaded = validate_run(run, template=template)
+        else:
+            self.path = Path(run)
+            loaded = load_run(self.path, template_dirs=template_dirs)
+            template = load_template(loaded.template, template_dirs)
+        self.template = template
+        self.live = _LiveRun(loaded, template)
+        self.scheduler = _resolve_scheduler(scheduler, loaded, template)
+        self.net: Net = self.scheduler.net
+        self._full_net: Net | None = None
+        try:
+            self.session: Session = open_session(self.scheduler, marking_of(loaded))
+        except KeyError as e:
+            raise UsageError(f"scheduler {self.scheduler!r} does not schedule run "
+                             f"{loaded.run_id!r}: {e.args[0]}") from None
+        self.on_event = on_event
+        self.caller = PortCaller()
+        self.attempts: dict[str, int] = {}
+        self.seq = 0
+        self.journal: Journal | None = None
+        if self.path is not None:
+            jpath = journal_path(self.path)
+            events, _torn = read_journal(jpath)
+            self.seq = events[-1].seq + 1 if events else 0
+            for e in events:
+                if e.kind == "transition_started" and e.transition is not None:
+                    self.attempts[e.transition] = max(
+                        self.attempts.get(e.transition, 0), e.attempt or 1
+                    )
+            self.journal = Journal(jpath)
+        self.fired = 0
+
+    def close(self) -> None:
+        self.caller.close()
+        if self.journal is not None:
+            self.journal.close()
+
+    # -- events -----------------------------------------------------------------
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        event = Event(kind=kind, seq=self.seq, time=time.time(), run_id=self.live.base.run_id,
+                      **fields)
+        self.seq += 1
+        if self.journal is not None:
+            self.journal.append(event)
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:
+                log.exception("on_event observer raised; the drive goes on")
+
+    # -- one step ---------------------------------------------------------------
+
+    def full_net(self) -> Net:
+        if self._full_net is None:
+            if isinstance(self.scheduler, PetriScheduler):
+                self._full_net = self.net
+            else:
+                self._full_net = compile_run(self.live.snapshot(), template=self.template)
+        return self._full_net
+
+    def context(self, t: Transition, attempt: int) -> StepContext:
+        live = self.live
+        info = None
+        if t.slice_id is not None:
+            s = live.slices[live.index[t.slice_id]]
+            info = SliceInfo(s.id, s.title, s.epic, s.depends_on, s.status, s.facts, s.meta)
+        return StepContext(
+            run_id=live.base.run_id,
+            transition=t.name,
+            step=t.step,
+            slice_id=t.slice_id,
+            slice=info,
+            run_facts=dict(live.facts),
+            attempt=attempt,
+            idempotency_key=f"{live.base.run_id}/{t.name}",
+            run_dir=self.path.parent if self.path is not None else None,
+            port=t.port,
+            run_status=live.status,
+        )
+
+    def attempt(self, t: Transition, ports: Any) -> StepResult:
+        n = self.attempts.get(t.name, 0) + 1
+        self.attempts[t.name] = n
+        ctx = self.context(t, n)
+        self.emit("transition_started", transition=t.name, attempt=n)
+        fn = resolve_port(ports, t.port) if t.port is not None else None
+        if t.port is not None and fn is None:
+            return StepResult.fail(missing_port_reason(t.port, t.name))
+        call_port = None
+        if fn is not None:
+            port_fn, port_name = fn, t.port or ""
+
+            def call_port() -> StepResult:
+                return self.caller.call(port_fn, ctx, port_name)
+
+        if t.handler is not None:
+            env = HandlerEnv(
+                slices=lambda: list(self.live.slices),
+                net=self.full_net,
+                marking=self.session.marking,
+                run_path=self.path,
+                call_port=call_port,
+                write_file=write_atomic,
+            )
+            try:
+                return HANDLERS[t.handler](ctx, env)
+            except Exception as e:
+                return StepResult.fail(f"handler {t.handler!r} raised {type(e).__name__}: {e}")
+        if call_port is not None:
+            return call_port()
+        return StepResult()
+
+    def commit(self, t: Transition, result: StepResult) -> None:
+        effect = self.net.effect(t)
+        self.session.fire(t)
+        self.live.apply(t, result.facts)
+        if self.path is not None:
+            save_run(self.live.snapshot(), self.path)
+        self.fired += 1
+        self.emit(
+            "transition_fired",
+            transition=t.name,
+            attempt=self.attempts.get(t.name, 1),
+            consumed=dict(effect.consumed),
+            produced=dict(effect.produced),
+            facts=dict(result.facts),
+        )
+
+    def halt(self, t: Transition, result: StepResult) -> DriveOutcome:
+        detail = result.facts.get("detail")
+        detail = detail if isinstance(detail, str) else None
+        self.emit("transition_failed", transition=t.name, attempt=self.attempts.get(t.name, 1),
+                  reason=result.reason, facts=dict(result.facts) or None, detail=detail)
+        self.emit("net_halted", transition=t.name, reason=result.reason, detail=detail,
+                  run_status=self.live.status)
+        return self.outcome("halted", step=t.name, reason=result.reason, detail=detail)
+
+    def outcome(self, status: Status, *, step: str | None = None, reason: str | None = None,
+                detail: str | None = None) -> DriveOutcome:
+        return DriveOutcome(status=status, run_status=self.live.status, step=step,
+                            reason=reason, fired=self.fired, run=self.live.snapshot(),
+                            detail=detail)
+
+    # -- the loop ---------------------------------------------------------------
+
+    def loop(self, ports: Any, max_firings: int | None) -> DriveOutcome:
+        pending: list[tuple[int, Transition]] = []
+        session = self.session
+        while True:
+            if self.live.at_end():
+                self.emit("net_completed", run_status=self.live.status)
+                return self.outcome("completed")
+            if max_firings is not None and self.fired >= max_firings:
+                reason = f"max_firings={max_firings} reached"
+                self.emit("net_paused", reason=reason, run_status=self.live.status)
+                return self.outcome("paused", reason=reason)
+            for t in session.get_ready():
+                heapq.heappush(pending, (t.index, t))
+            nxt = None
+            while pending:
+                _, cand = heapq.heappop(pending)
+                if session.is_enabled(cand) and not cand.manual:
+                    nxt = cand
+                    break
+            if nxt is None:
+                reason = self.deadlock_reason()
+                self.emit("net_deadlocked", reason=reason, run_status=self.live.status)
+                return self.outcome("deadlocked", reason=reason)
+            result = self.attempt(nxt, ports)
+            if result.failed:
+                return self.halt(nxt, result)
+            self.commit(nxt, result)
+
+    def deadlock_reason(self) -> str:
+        """The blocked transitions next to a token, with their missing tokens (O(net), once)."""
+        marking = self.session.marking()
+        blocked: list[str] = []
+        for t in self.net.transitions:
+            effect_in = self.net.consume[t.index]
+            if not effect_in or not all(marking.get(self.net.places[p], 0) >= w
+                                        for p, w in effect_in):
+                continue
+            if t.manual and self.session.is_enabled(t):
+                blocked.append(f"{t.name} (a manual gate: fire it by hand)")
+                continue
+            lacking = self.session.missing(t)
+            if lacking:
+                blocked.append(f"{t.name} waits for " + ", ".join(p for p, _, _ in lacking))
+            else:
+                blocked.append(f"{t.name} (enabled but not returned by the scheduler)")
+        end = self.template.run.end
+        shown = "; ".join(blocked[:10]) + (f"; and {len(blocked) - 10} more"
+                                           if len(blocked) > 10 else "")
+        return (f"nothing is enabled before run status {end!r}: "
+                f"{shown or 'no transition holds a token'}")
+
+
+def drive(
+    run: str | os.PathLike[str] | Run,
+    ports: Any,
+    *,
+    scheduler: str | Scheduler | Any = "petri",
+    max_parallel: int = 1,
+    max_firings: int | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    template_dirs: Iterable[str | os.PathLike[str]] = (),
+) -> DriveOutcome:
+    """Fire enabled transitions through ``ports`` until the run completes, halts,
+    deadlocks or pauses.
+
+    Args:
+        run: A run file (persisted after every firing, with its journal
+            ``<stem>.events.jsonl``) or an in-memory :class:`Run` (see ``outcome.run``).
+        ports: ``{port_name: callable}`` or an object with those attributes.
+        scheduler: ``"petri"`` (all enabled transitions, the default), ``"linear"``, or a
+            scheduler object (``net`` and ``ready()``; see :class:`Scheduler`).
+        max_parallel: How many steps may run at once. This release fires one at a time;
+            only 1 is accepted.
+        max_firings: Stop with ``paused`` after this many firings.
+        on_event: Called with every :class:`Event`; an observer that raises is logged
+            and ignored.
+        template_dirs: Extra directories to look templates up in.
+
+    Returns:
+        The outcome.
+
+    Raises:
+        RunFileError: The run is invalid (nothing is modified).
+        TemplateError: Its template cannot be found or is invalid.
+        UsageError: A bad argument (scheduler, max_parallel, max_firings).
+    """
+    if max_parallel != 1:
+        raise UsageError(f"max_parallel={max_parallel!r}: this release fires one step at a time; "
+                         "use max_parallel=1")
+    if max_firings is not None and (not isinstance(max_firings, int) or max_firings < 0):
+        raise UsageError(f"max_firings={max_firings!r} must be a non-negative integer or None")
+    d = _Driver(run, scheduler, on_event, template_dirs)
+    try:
+        return d.loop(ports, max_firings)
+    finally:
+        d.close()
+
+
+def fire(
+    run: str | os.PathLike[str] | Run,
+    transition: str,
+    ports: Any,
+    *,
+    on_event: Callable[[Event], Any] | None = None,
+    template_dirs: Iterable[str | os.PathLike[str]] = (),
+) -> DriveOutcome:
+    """Fire one named transition by hand — the only way to fire a ``manual`` step.
+
+    Args:
+        run: A run file or an in-memory :class:`Run`.
+        transition: The transition's name (``host_promotion``, ``agent_result:api``).
+        ports: As for :func:`drive`.
+        on_event: As for :func:`drive`.
+        template_dirs: Extra template directories.
+
+    Returns:
+        ``fired`` (with ``fired == 1``) or ``halted`` (nothing recorded in run.json).
+
+    Raises:
+        UnknownTransitionError: The net has no such transition.
+        NotEnabledError: It is not enabled; the message names the missing tokens.
+        RunFileError: The run is invalid.
+    """
+    d = _Driver(run, "petri", on_event, template_dirs)
+    try:
+        t = d.net.transition(transition)
+        if not d.session.is_enabled(t):
+            err: NotEnabledError = not_enabled(t, d.session.missing(t))
+            raise err
+        result = d.attempt(t, ports)
+        if result.failed:
+            return d.halt(t, result)
+        d.commit(t, result)
+        return d.outcome("fired")
+    finally:
+        d.close()
+

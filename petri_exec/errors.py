@@ -1,0 +1,69 @@
+"""The exception tree: one root, each leaf also inheriting the nearest builtin.
+
+Every message names the offending object, the rule it broke and what to do
+instead, on one line, so the command line can print it as is.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "JournalError",
+    "NotEnabledError",
+    "PetriExecError",
+    "PortError",
+    "RunFileError",
+    "RunLockedError",
+    "TemplateError",
+    "UnknownTransitionError",
+    "UsageError",
+]
+
+
+class PetriExecError(Exception):
+    """Root of every error petri-exec raises on purpose."""
+
+
+class RunFileError(PetriExecError, ValueError):
+    """A run file (run.json) or run value is invalid.
+
+    Attributes:
+        file: The file that was read, or None for an in-memory run.
+        json_path: The JSON path of the offending value (``slices[3].depends_on[0]``),
+            or ``""`` for the whole document.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, json_path: str = "") -> None:
+        self.file = file
+        self.json_path = json_path
+        where = file if file is not None else "<run>"
+        if json_path:
+            where = f"{where}: {json_path}"
+        super().__init__(f"{where}: {message}")
+
+
+class TemplateError(PetriExecError, ValueError):
+    """A net template is missing or invalid."""
+
+
+class JournalError(PetriExecError, ValueError):
+    """A run's journal (``<stem>.events.jsonl``) is unreadable or contradicts the net."""
+
+
+class NotEnabledError(PetriExecError, RuntimeError):
+    """A transition was fired while it is not enabled; the message names the missing tokens."""
+
+
+class UnknownTransitionError(PetriExecError, LookupError):
+    """A transition name that the net does not have."""
+
+
+class RunLockedError(PetriExecError, BlockingIOError):
+    """Another driver holds the run's lock."""
+
+
+class PortError(PetriExecError, TypeError):
+    """A ports object or a port's return value has the wrong shape."""
+
+
+class UsageError(PetriExecError, ValueError):
+    """An API or command-line argument is invalid (e.g. an unknown scheduler name)."""

@@ -1,0 +1,465 @@
+"""Place/transition nets with read arcs, markings, effects, and incremental enabling.
+
+The net is a pure value. :class:`NetState` is the one live object: a marking plus,
+per transition, a graphlib-style counter of arcs whose tokens are missing, so that
+firing a transition updates enabling by looking only at the places it touches
+(its neighbourhood), never by scanning the net.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from .errors import NotEnabledError, UnknownTransitionError
+
+__all__ = ["Arc", "Effect", "Marking", "Net", "NetState", "Transition"]
+
+#: An arc as ``(place index, weight)``.
+Arc = tuple[int, int]
+
+
+@attrs.frozen(cache_hash=True)
+class Transition:
+    """A transition of a net (a step of a run).
+
+    Equality and hashing use the name and the step's description, never the arcs, so the
+    same transition compares equal in a run's Petri net and in its degenerate linear net.
+
+    Attributes:
+        name: ``<step>`` for run steps, ``<step>:<slice_id>`` for slice steps.
+        step: The template step's name.
+        slice_id: The slice it belongs to, or None for run steps.
+        port: The port the step calls, or None.
+        handler: The built-in handler, or None.
+        manual: A human gate: never returned by ``ready()``; fired only by ``fire()``.
+        index: Position in the net's transition list (file order: breaks every tie).
+    """
+
+    name: str
+    step: str
+    slice_id: str | None = None
+    port: str | None = None
+    handler: str | None = None
+    manual: bool = False
+    index: int = attrs.field(default=0, eq=False, repr=False)
+
+
+class Marking(Mapping[str, int]):
+    """An immutable marking: place name -> token count (places without tokens are absent).
+
+    Use ``m.get(place, 0)`` for a count that may be zero.
+    """
+
+    __slots__ = ("_counts", "_hash")
+
+    def __init__(self, counts: Mapping[str, int] | Iterable[tuple[str, int]] = ()) -> None:
+        items = counts.items() if isinstance(counts, Mapping) else counts
+        tokens: dict[str, int] = {}
+        for place, n in items:
+            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                raise ValueError(
+                    f"token count {n!r} for place {place!r} must be a non-negative integer"
+                )
+            if n:
+                tokens[place] = n
+        self._counts = tokens
+        self._hash: int | None = None
+
+    def __getitem__(self, place: str) -> int:
+        return self._counts[place]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._counts)
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self._counts.items()))
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Marking):
+            return self._counts == other._counts
+        if isinstance(other, Mapping):
+            return self._counts == {k: v for k, v in other.items() if v}
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k!r}: {v}" for k, v in self._counts.items())
+        return f"Marking({{{inner}}})"
+
+
+@attrs.frozen
+class Effect:
+    """What firing a transition does, computed before it is committed.
+
+    Attributes:
+        transition: The transition.
+        consumed: ``(place, weight)`` pairs taken.
+        produced: ``(place, weight)`` pairs added.
+        read: ``(place, weight)`` pairs tested and left in place.
+    """
+
+    transition: Transition
+    consumed: tuple[tuple[str, int], ...]
+    produced: tuple[tuple[str, int], ...]
+    read: tuple[tuple[str, int], ...]
+
+
+def _norm(arcs: Iterable[Arc], combine: Any) -> tuple[Arc, ...]:
+    merged: dict[int, int] = {}
+    for p, w in arcs:
+        if w < 1:
+            raise ValueError(f"arc weight {w!r} must be at least 1")
+        merged[p] = combine(merged[p], w) if p in merged else w
+    return tuple(merged.items())
+
+
+def _add(a: int, b: int) -> int:
+    return a + b
+
+
+class Net:
+    """A place/transition net with weighted consuming, producing and read (test) arcs.
+
+    Attributes:
+        places: Place names in order.
+        transitions: Transitions in order (``transitions[i].index == i``).
+        consume: Per transition, its consuming arcs ``(place index, weight)``.
+        produce: Per transition, its producing arcs.
+        read: Per transition, its read arcs (tested, not consumed).
+    """
+
+    __slots__ = (
+        "_by_name",
+        "_place_index",
+        "_sources",
+        "_watch",
+        "consume",
+        "name",
+        "places",
+        "produce",
+        "read",
+        "transitions",
+    )
+
+    def __init__(
+        self,
+        places: Sequence[str],
+        transitions: Sequence[Transition],
+        consume: Sequence[Iterable[Arc]],
+        produce: Sequence[Iterable[Arc]],
+        read: Sequence[Iterable[Arc]],
+        *,
+        name: str = "net",
+    ) -> None:
+        """Build a net.
+
+        Args:
+            places: Unique place names.
+            transitions: Unique-named transitions; their ``index`` is reset to the position.
+            consume: Per transition, consuming arcs as ``(place index, weight)``.
+            produce: Per transition, producing arcs.
+            read: Per transition, read arcs.
+            name: The net's name.
+
+        Raises:
+            ValueError: Duplicate names, bad indexes or weights, or mismatched lengths.
+        """
+        n = len(transitions)
+        if not (len(consume) == len(produce) == len(read) == n):
+            raise ValueError("consume, produce and read need one entry per transition")
+        self.name = name
+        self.places = tuple(places)
+        self._place_index = {p: i for i, p in enumerate(self.places)}
+        if len(self._place_index) != len(self.places):
+            raise ValueError("place names must be unique")
+        self.transitions = tuple(
+            t if t.index == i else attrs.evolve(t, index=i) for i, t in enumerate(transitions)
+        )
+        self._by_name = {t.name: t for t in self.transitions}
+        if len(self._by_name) != n:
+            raise ValueError("transition names must be unique")
+        self.consume = tuple(_norm(a, _add) for a in consume)
+        self.produce = tuple(_norm(a, _add) for a in produce)
+        self.read = tuple(_norm(a, max) for a in read)
+        nplaces = len(self.places)
+        watch: list[list[Arc]] = [[] for _ in range(nplaces)]
+        sources: list[int] = []
+        for i in range(n):
+            for p, w in (*self.consume[i], *self.read[i]):
+                if not 0 <= p < nplaces:
+                    raise ValueError(f"transition {self.transitions[i].name!r}: bad place {p}")
+                watch[p].append((i, w))
+            for p, _ in self.produce[i]:
+                if not 0 <= p < nplaces:
+                    raise ValueError(f"transition {self.transitions[i].name!r}: bad place {p}")
+            if not self.consume[i] and not self.read[i]:
+                sources.append(i)
+        self._watch = tuple(tuple(w) for w in watch)
+        self._sources = tuple(sources)
+
+    def __repr__(self) -> str:
+        return (
+            f"Net({self.name!r}, {len(self.places)} places, "
+            f"{len(self.transitions)} transitions)"
+        )
+
+    def place_index(self, place: str) -> int:
+        """Index of a place.
+
+        Raises:
+            KeyError: No such place.
+        """
+        return self._place_index[place]
+
+    def watchers(self, place: int) -> tuple[Arc, ...]:
+        """``(transition index, weight)`` of every consuming or read arc from ``place``."""
+        return self._watch[place]
+
+    def transition(self, name: str) -> Transition:
+        """The transition called ``name``.
+
+        Raises:
+            UnknownTransitionError: No such transition (the message suggests close names).
+        """
+        t = self._by_name.get(name)
+        if t is None:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(self._by_name), n=3)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise UnknownTransitionError(f"net {self.name!r} has no transition {name!r}{hint}")
+        return t
+
+    def _own(self, t: Transition | str) -> int:
+        if isinstance(t, str):
+            return self.transition(t).index
+        i = t.index
+        ts = self.transitions
+        if i < len(ts) and ts[i] is t:
+            return i
+        found = self.transition(t.name)
+        if found != t:
+            raise UnknownTransitionError(f"{t!r} is not a transition of net {self.name!r}")
+        return found.index
+
+    def _arcs_named(self, arcs: tuple[Arc, ...]) -> tuple[tuple[str, int], ...]:
+        return tuple((self.places[p], w) for p, w in arcs)
+
+    def effect(self, t: Transition | str) -> Effect:
+        """What firing ``t`` consumes, produces and reads.
+
+        Raises:
+            UnknownTransitionError: ``t`` is not in this net.
+        """
+        i = self._own(t)
+        return Effect(
+            self.transitions[i],
+            self._arcs_named(self.consume[i]),
+            self._arcs_named(self.produce[i]),
+            self._arcs_named(self.read[i]),
+        )
+
+    def missing(self, t: Transition | str, marking: Mapping[str, int]) -> list[tuple[str, int, int]]:
+        """The tokens ``t`` lacks at ``marking``.
+
+        Returns:
+            ``(place, needed, present)`` for each unsatisfied arc; empty when enabled.
+        """
+        i = self._own(t)
+        out = []
+        for p, w in (*self.consume[i], *self.read[i]):
+            have = marking.get(self.places[p], 0)
+            if have < w:
+                out.append((self.places[p], w, have))
+        return out
+
+    def is_enabled(self, t: Transition | str, marking: Mapping[str, int]) -> bool:
+        """Whether ``t`` may fire at ``marking`` (manual transitions included)."""
+        i = self._own(t)
+        places = self.places
+        return all(marking.get(places[p], 0) >= w for p, w in self.consume[i]) and all(
+            marking.get(places[p], 0) >= w for p, w in self.read[i]
+        )
+
+    def enabled(self, marking: Mapping[str, int]) -> frozenset[Transition]:
+        """Every transition enabled at ``marking``, manual ones included. Pure.
+
+        Only transitions next to a marked place (and those with no input) are examined.
+        """
+        candidates: set[int] = set(self._sources)
+        for place in marking:
+            p = self._place_index.get(place)
+            if p is not None and marking[place] > 0:
+                candidates.update(i for i, _ in self._watch[p])
+        places = self.places
+        return frozenset(
+            self.transitions[i]
+            for i in candidates
+            if all(marking.get(places[p], 0) >= w for p, w in self.consume[i])
+            and all(marking.get(places[p], 0) >= w for p, w in self.read[i])
+        )
+
+    def fire(self, marking: Mapping[str, int], t: Transition | str) -> Marking:
+        """The marking after firing ``t`` at ``marking``. Pure.
+
+        Raises:
+            NotEnabledError: ``t`` is not enabled; the message names the missing tokens.
+        """
+        i = self._own(t)
+        lacking = self.missing(self.transitions[i], marking)
+        if lacking:
+            raise not_enabled(self.transitions[i], lacking)
+        counts = dict(marking)
+        for p, w in self.consume[i]:
+            counts[self.places[p]] -= w
+        for p, w in self.produce[i]:
+            counts[self.places[p]] = counts.get(self.places[p], 0) + w
+        return Marking(counts)
+
+    def state(self, marking: Mapping[str, int]) -> NetState:
+        """A live :class:`NetState` of this net starting at ``marking``."""
+        return NetState(self, marking)
+
+
+def not_enabled(t: Transition, lacking: list[tuple[str, int, int]]) -> NotEnabledError:
+    """The error for firing ``t`` while it lacks tokens."""
+    parts = ", ".join(
+        f"{place} (needs {need}, has {have})" if need > 1 or have else place
+        for place, need, have in lacking
+    )
+    return NotEnabledError(
+        f"transition {t.name!r} is not enabled: missing tokens in {parts}; fire what "
+        f"produces them first (petri-exec why RUN {t.name} explains the chain)"
+    )
+
+
+class NetState:
+    """A live marking of a net with incremental enabling.
+
+    Per transition it keeps the number of arcs whose place lacks tokens; firing updates
+    only the counters of transitions watching a place the firing touched.
+    ``arc_checks`` counts that work, so tests can assert it does not grow with the net.
+    """
+
+    __slots__ = ("_fresh", "_missing", "_net", "_tokens", "arc_checks", "fired")
+
+    def __init__(self, net: Net, marking: Mapping[str, int]) -> None:
+        """Start at ``marking``.
+
+        Raises:
+            KeyError: The marking has tokens in a place the net does not have.
+        """
+        self._net = net
+        tokens = [0] * len(net.places)
+        for place, n in marking.items():
+            if n:
+                try:
+                    tokens[net.place_index(place)] = n
+                except KeyError:
+                    raise KeyError(f"marking has tokens in {place!r}, not a place of {net!r}")\
+                        from None
+        self._tokens = tokens
+        missing = []
+        for i in range(len(net.transitions)):
+            k = 0
+            for p, w in net.consume[i]:
+                if tokens[p] < w:
+                    k += 1
+            for p, w in net.read[i]:
+                if tokens[p] < w:
+                    k += 1
+            missing.append(k)
+        self._missing = missing
+        self._fresh = [i for i, k in enumerate(missing) if k == 0]
+        self.arc_checks = 0
+        self.fired = 0
+
+    @property
+    def net(self) -> Net:
+        """The net."""
+        return self._net
+
+    def tokens(self, place: str) -> int:
+        """Tokens now in ``place``."""
+        return self._tokens[self._net.place_index(place)]
+
+    def marking(self) -> Marking:
+        """A snapshot of the current marking (costs O(places))."""
+        places = self._net.places
+        return Marking((places[p], n) for p, n in enumerate(self._tokens) if n)
+
+    def is_enabled(self, t: Transition) -> bool:
+        """Whether ``t`` is enabled now. O(1)."""
+        return self._missing[self._net._own(t)] == 0
+
+    def missing(self, t: Transition) -> list[tuple[str, int, int]]:
+        """``(place, needed, present)`` for each arc of ``t`` lacking tokens."""
+        net = self._net
+        i = net._own(t)
+        return [
+            (net.places[p], w, self._tokens[p])
+            for p, w in (*net.consume[i], *net.read[i])
+            if self._tokens[p] < w
+        ]
+
+    def get_ready(self) -> list[Transition]:
+        """Non-manual transitions that became enabled since the last call, in net order.
+
+        Like ``graphlib.TopologicalSorter.get_ready``: each is returned once per time it
+        becomes enabled. In a net with conflicts one may be disabled again before it is
+        fired: check :meth:`is_enabled` before firing.
+        """
+        fresh = self._fresh
+        if not fresh:
+            return []
+        self._fresh = []
+        missing = self._missing
+        ts = self._net.transitions
+        if len(fresh) == 1:
+            i = fresh[0]
+            return [ts[i]] if missing[i] == 0 and not ts[i].manual else []
+        return [
+            ts[i] for i in sorted(set(fresh)) if missing[i] == 0 and not ts[i].manual
+        ]
+
+    def fire(self, t: Transition) -> None:
+        """Fire ``t``: consume and produce its tokens, update enabling of its neighbourhood.
+
+        Raises:
+            NotEnabledError: ``t`` is not enabled (nothing changes).
+        """
+        net = self._net
+        i = net._own(t)
+        if self._missing[i]:
+            raise not_enabled(net.transitions[i], self.missing(t))
+        tokens = self._tokens
+        for p, w in net.consume[i]:
+            self._move(p, tokens[p] - w)
+        for p, w in net.produce[i]:
+            self._move(p, tokens[p] + w)
+        self.fired += 1
+
+    def _move(self, p: int, new: int) -> None:
+        tokens = self._tokens
+        old = tokens[p]
+        tokens[p] = new
+        watch = self._net._watch[p]
+        self.arc_checks += len(watch)
+        missing = self._missing
+        for u, w in watch:
+            was = old >= w
+            now = new >= w
+            if was != now:
+                if now:
+                    missing[u] -= 1
+                    if missing[u] == 0:
+                        self._fresh.append(u)
+                else:
+                    missing[u] += 1

@@ -1,0 +1,230 @@
+"""Ports: the user callables a step's side effect goes through.
+
+A port is called with a :class:`StepContext` and returns a :class:`StepResult`, a plain
+dict of facts (= ok), or None (= ok). A raised exception is a failure whose reason names
+the exception. Ports may be ``async def``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "PortCaller",
+    "SliceInfo",
+    "StepContext",
+    "StepResult",
+    "missing_port_reason",
+    "normalise_result",
+    "resolve_port",
+]
+
+
+@attrs.frozen
+class StepResult:
+    """The outcome of one step attempt.
+
+    Attributes:
+        reason: None for success; the failure's reason otherwise.
+        facts: Values to record (in the slice's facts for slice steps, the run's facts
+            for run steps) when the step succeeds; kept in the journal when it fails.
+    """
+
+    reason: str | None = None
+    facts: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @classmethod
+    def ok(cls, **facts: Any) -> StepResult:
+        """A success recording ``facts``.
+
+        Returns:
+            The result.
+        """
+        return cls(None, facts)
+
+    @classmethod
+    def fail(cls, reason: str, **facts: Any) -> StepResult:
+        """A failure with ``reason`` (e.g. ``"promotion_no_changes"``).
+
+        Args:
+            reason: Why the step failed; must be a non-empty string.
+            **facts: Details kept in the journal (never in run.json).
+
+        Returns:
+            The result.
+
+        Raises:
+            ValueError: ``reason`` is empty or not a string.
+        """
+        if not isinstance(reason, str) or not reason:
+            raise ValueError(f"StepResult.fail needs a non-empty reason string, got {reason!r}")
+        return cls(reason, facts)
+
+    @property
+    def failed(self) -> bool:
+        """True when the step failed."""
+        return self.reason is not None
+
+
+@attrs.frozen
+class SliceInfo:
+    """What a port sees of its slice.
+
+    Attributes:
+        id: Slice id.
+        title: Title or None.
+        epic: Epic id or None.
+        depends_on: Direct dependencies.
+        status: Its status before this step.
+        facts: Facts recorded so far.
+        meta: Free-form user data or None.
+    """
+
+    id: str
+    title: str | None
+    epic: str | None
+    depends_on: tuple[str, ...]
+    status: str
+    facts: Mapping[str, Any]
+    meta: Mapping[str, Any] | None
+
+
+@attrs.frozen
+class StepContext:
+    """Everything a port is told about the step it performs.
+
+    Attributes:
+        run_id: The run's id.
+        transition: The transition's name (``agent_result:api``).
+        step: The template step (``agent_result``).
+        slice_id: The slice, or None for run steps.
+        slice: The slice's data, or None for run steps.
+        run_facts: The run's facts so far.
+        attempt: 1 for the first attempt of this transition, then 2, 3, …
+        idempotency_key: Stable across attempts of the same transition of the same run:
+            use it to make effects idempotent.
+        run_dir: Directory holding run.json, or None for an in-memory run.
+        port: The port's name.
+        run_status: The run's status before this step.
+    """
+
+    run_id: str
+    transition: str
+    step: str
+    slice_id: str | None
+    slice: SliceInfo | None
+    run_facts: Mapping[str, Any]
+    attempt: int
+    idempotency_key: str
+    run_dir: Path | None
+    port: str | None
+    run_status: str
+
+
+def resolve_port(ports: Any, name: str) -> Callable[[StepContext], Any] | None:
+    """Find port ``name`` in a mapping or as an attribute of an object.
+
+    Args:
+        ports: ``{name: callable}`` or an object with callable attributes, or None.
+        name: The port's name.
+
+    Returns:
+        The callable, or None when it is not supplied.
+    """
+    if ports is None:
+        return None
+    if isinstance(ports, Mapping):
+        fn = ports.get(name)
+    else:
+        fn = getattr(ports, name, None)
+    return fn if callable(fn) else None
+
+
+def missing_port_reason(port: str, transition: str) -> str:
+    """The fail-closed message for a step whose port was not supplied."""
+    return (
+        f"port {port!r} is missing for transition {transition!r}; supply it as "
+        f"ports[{port!r}] = callable(ctx) (or an attribute {port} on the ports object) "
+        "returning StepResult.ok(...), StepResult.fail(reason), a dict of facts or None"
+    )
+
+
+def normalise_result(value: Any, port: str) -> StepResult:
+    """Turn what a port returned into a :class:`StepResult`.
+
+    Args:
+        value: The return value.
+        port: The port's name (for the failure message).
+
+    Returns:
+        The result; a wrong shape or facts that are not JSON become a failure naming the port.
+    """
+    if value is None:
+        return StepResult()
+    if isinstance(value, StepResult):
+        result = value
+    elif isinstance(value, Mapping):
+        if not all(isinstance(k, str) for k in value):
+            return StepResult.fail(f"port {port!r} returned facts with non-string keys; "
+                                   "use string keys")
+        result = StepResult(None, dict(value))
+    else:
+        return StepResult.fail(
+            f"port {port!r} returned {type(value).__name__} {value!r:.60}; return "
+            "StepResult.ok(...), StepResult.fail(reason), a dict of facts or None"
+        )
+    try:
+        json.dumps(result.facts, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        return StepResult.fail(f"port {port!r} returned facts that are not JSON ({e}); "
+                               "return JSON values only")
+    return result
+
+
+class PortCaller:
+    """Calls ports, sync or async, turning every exception into a failed result.
+
+    One event loop is reused for every ``async def`` port of a drive.
+    """
+
+    def __init__(self) -> None:
+        """Create a caller; the event loop is created on first use."""
+        self._runner: asyncio.Runner | None = None
+
+    def call(self, fn: Callable[[StepContext], Any], ctx: StepContext, port: str) -> StepResult:
+        """Call ``fn(ctx)`` and normalise the outcome.
+
+        Args:
+            fn: The port.
+            ctx: Its context.
+            port: Its name, for messages.
+
+        Returns:
+            The result; an exception becomes ``StepResult.fail("<Type>: <message>")``.
+        """
+        try:
+            value = fn(ctx)
+            if inspect.isawaitable(value):
+                if self._runner is None:
+                    self._runner = asyncio.Runner()
+                value = self._runner.run(_await(value))
+        except Exception as e:
+            return StepResult.fail(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
+        return normalise_result(value, port)
+
+    def close(self) -> None:
+        """Close the event loop, if one was created."""
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
+
+
+async def _await(value: Any) -> Any:
+    return await value

@@ -1,0 +1,493 @@
+"""run.json: loading with full validation, and deterministic, atomic saving.
+
+Every refusal is a :class:`~petri_exec.errors.RunFileError` whose one-line message
+names the file, the JSON path of the offending value and what to do.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import RunFileError, TemplateError
+from .model import Epic, Run, Slice, dependencies
+from .templates import Template, load_template
+
+__all__ = [
+    "dump_run",
+    "load_run",
+    "parse_run",
+    "run_to_json",
+    "save_run",
+    "validate_run",
+    "write_atomic",
+]
+
+_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_RUN_KEYS = ("version", "run_id", "template", "status", "facts", "meta", "epics", "slices")
+_SLICE_KEYS = ("id", "title", "epic", "depends_on", "status", "facts", "meta")
+_EPIC_KEYS = ("id", "depends_on")
+
+
+class _Ctx:
+    """Where we are: the file name for messages."""
+
+    def __init__(self, file: str | None) -> None:
+        self.file = file
+
+    def fail(self, path: str, message: str) -> RunFileError:
+        return RunFileError(message, file=self.file, json_path=path)
+
+
+def load_run(
+    path: str | os.PathLike[str], *, template_dirs: Iterable[str | os.PathLike[str]] = ()
+) -> Run:
+    """Read and validate a run file.
+
+    Args:
+        path: The run.json file.
+        template_dirs: Extra directories to look up the run's template in.
+
+    Returns:
+        The validated run, with every default filled in.
+
+    Raises:
+        RunFileError: The file is unreadable, not JSON, or breaks a rule of the format.
+    """
+    file = os.fspath(path)
+    try:
+        raw = Path(file).read_bytes()
+    except OSError as e:
+        raise RunFileError(f"cannot read run file ({e.strerror})", file=file) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise RunFileError(
+            f"not UTF-8 (byte {e.start}); save the file as UTF-8", file=file
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise RunFileError(
+            f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}; fix the syntax",
+            file=file,
+        ) from None
+    except RecursionError:
+        raise RunFileError("JSON nested too deeply", file=file) from None
+    return parse_run(data, file=file, template_dirs=template_dirs)
+
+
+def parse_run(
+    data: Any,
+    *,
+    file: str | None = None,
+    template_dirs: Iterable[str | os.PathLike[str]] = (),
+    template: Template | None = None,
+) -> Run:
+    """Validate a parsed run.json document and build the :class:`Run`.
+
+    Args:
+        data: The JSON document (``json.loads`` output).
+        file: The file it came from, for messages.
+        template_dirs: Extra template directories.
+        template: Use this template instead of looking up ``data["template"]``.
+
+    Returns:
+        The validated run.
+
+    Raises:
+        RunFileError: Any rule of the format is broken.
+    """
+    c = _Ctx(file)
+    if not isinstance(data, dict):
+        raise c.fail("", f"the document must be a JSON object, got {_kind(data)}")
+    _keys(c, data, _RUN_KEYS, "", "run")
+    if "version" not in data:
+        raise c.fail("version", 'missing; add "version": 1')
+    if data["version"] != 1 or isinstance(data["version"], bool):
+        raise c.fail("version", f"unsupported version {data['version']!r}; only 1 is known")
+    run_id = _req_str(c, data, "run_id", "")
+    tname = data.get("template", "executor")
+    if not isinstance(tname, str):
+        raise c.fail("template", f"expected a template name (string), got {_kind(tname)}")
+    if template is None:
+        try:
+            template = load_template(tname, template_dirs)
+        except TemplateError as e:
+            raise c.fail("template", str(e)) from None
+    run_lane, slice_lane = template.run, template.slice
+    status = data.get("status", run_lane.initial)
+    _status(c, "status", status, run_lane.statuses, "run")
+    facts = _obj(c, data, "facts", "") or {}
+    meta = _obj(c, data, "meta", "")
+    epics_raw = _arr(c, data, "epics", "", required=False)
+    slices_raw = _arr(c, data, "slices", "", required=True)
+
+    epics: list[Epic] = []
+    epic_ids: dict[str, int] = {}
+    for i, e in enumerate(epics_raw):
+        p = f"epics[{i}]"
+        if not isinstance(e, dict):
+            raise c.fail(p, f"an epic must be an object, got {_kind(e)}")
+        _keys(c, e, _EPIC_KEYS, p, "epic")
+        eid = _id(c, e, p)
+        if eid in epic_ids:
+            raise c.fail(f"{p}.id", f"duplicate epic id {eid!r} (also epics[{epic_ids[eid]}])")
+        epic_ids[eid] = i
+        epics.append(Epic(eid, _id_list(c, e, p)))
+    for i, e in enumerate(epics):
+        for j, d in enumerate(e.depends_on):
+            if d not in epic_ids:
+                raise c.fail(f"epics[{i}].depends_on[{j}]", _unknown("epic", d, epic_ids))
+    cycle = _find_cycle([[epic_ids[d] for d in e.depends_on] for e in epics])
+    if cycle:
+        names = " -> ".join(epics[k].id for k in cycle)
+        raise c.fail(f"epics[{cycle[0]}].depends_on", f"epic dependency cycle {names}; "
+                     "remove one of these dependencies")
+
+    slices: list[Slice] = []
+    slice_ids: dict[str, int] = {}
+    for i, s in enumerate(slices_raw):
+        p = f"slices[{i}]"
+        if not isinstance(s, dict):
+            raise c.fail(p, f"a slice must be an object, got {_kind(s)}")
+        _keys(c, s, _SLICE_KEYS, p, "slice")
+        sid = _id(c, s, p)
+        if sid in slice_ids:
+            raise c.fail(f"{p}.id", f"duplicate slice id {sid!r} (also slices[{slice_ids[sid]}])")
+        slice_ids[sid] = i
+        title = s.get("title")
+        if title is not None and not isinstance(title, str):
+            raise c.fail(f"{p}.title", f"expected a string, got {_kind(title)}")
+        epic = s.get("epic")
+        if epic is not None:
+            if not isinstance(epic, str):
+                raise c.fail(f"{p}.epic", f"expected an epic id (string), got {_kind(epic)}")
+            if epic not in epic_ids:
+                raise c.fail(f"{p}.epic", _unknown("epic", epic, epic_ids))
+        sstatus = s.get("status", slice_lane.initial)
+        _status(c, f"{p}.status", sstatus, slice_lane.statuses, "slice")
+        slices.append(
+            Slice(
+                id=sid,
+                status=sstatus,
+                depends_on=_id_list(c, s, p),
+                title=title,
+                epic=epic,
+                facts=_obj(c, s, "facts", p) or {},
+                meta=_obj(c, s, "meta", p),
+            )
+        )
+    for i, s in enumerate(slices):
+        for j, d in enumerate(s.depends_on):
+            if d not in slice_ids:
+                raise c.fail(f"slices[{i}].depends_on[{j}]", _unknown("slice", d, slice_ids))
+            if d == s.id:
+                raise c.fail(f"slices[{i}].depends_on[{j}]",
+                             f"slice {d!r} depends on itself; remove it")
+    run = Run(run_id=run_id, slices=tuple(slices), template=tname, status=status,
+              facts=facts, epics=tuple(epics), meta=meta)
+    _check_graph(c, run, template)
+    return run
+
+
+def validate_run(run: Run, *, template: Template | None = None) -> Run:
+    """Validate an in-memory run exactly as :func:`load_run` validates a file.
+
+    Args:
+        run: The run.
+        template: Its template (looked up by name when None).
+
+    Returns:
+        The run, normalised as a loaded file would be.
+
+    Raises:
+        RunFileError: A rule of the format is broken.
+    """
+    return parse_run(run_to_json(run), template=template)
+
+
+def _check_graph(c: _Ctx, run: Run, template: Template) -> None:
+    deps = dependencies(run)
+    cycle = _find_cycle([list(d) for d in deps])
+    if cycle:
+        names = " -> ".join(run.slices[k].id for k in cycle)
+        raise c.fail(f"slices[{cycle[0]}].depends_on",
+                     f"dependency cycle {names}; remove one of these dependencies")
+    slane, rlane = template.slice, template.run
+    initial, done = slane.initial, slane.end
+    rpos = rlane.position(run.status)
+    fpos = rlane.position(rlane.frontier or rlane.initial)
+    for i, s in enumerate(run.slices):
+        if s.status == initial:
+            continue
+        if rpos < fpos:
+            raise c.fail(f"slices[{i}].status",
+                         f"slice {s.id!r} is {s.status!r} but the run is still {run.status!r}, "
+                         f"before {rlane.frontier!r} where slices may start; reset the slice "
+                         f"to {initial!r} or advance the run")
+        for d in deps[i]:
+            if run.slices[d].status != done:
+                raise c.fail(f"slices[{i}].status",
+                             f"slice {s.id!r} is {s.status!r} but its dependency "
+                             f"{run.slices[d].id!r} is {run.slices[d].status!r}, not {done!r}; "
+                             f"reset {s.id!r} to {initial!r} or complete {run.slices[d].id!r}")
+    if rpos > fpos:
+        for i, s in enumerate(run.slices):
+            if s.status != done:
+                raise c.fail(f"slices[{i}].status",
+                             f"the run is {run.status!r}, past {rlane.frontier!r}, but slice "
+                             f"{s.id!r} is {s.status!r}, not {done!r}; complete the slice or "
+                             "move the run back")
+
+
+def _find_cycle(edges: list[list[int]]) -> list[int] | None:
+    """A cycle as a closed path ``[a, b, ..., a]`` (a depends on b ...), or None."""
+    n = len(edges)
+    color = [0] * n  # 0 new, 1 on stack, 2 done
+    for root in range(n):
+        if color[root]:
+            continue
+        stack: list[tuple[int, int]] = [(root, 0)]
+        path = [root]
+        color[root] = 1
+        while stack:
+            node, k = stack[-1]
+            if k < len(edges[node]):
+                stack[-1] = (node, k + 1)
+                nxt = edges[node][k]
+                if color[nxt] == 1:
+                    return path[path.index(nxt):] + [nxt]
+                if color[nxt] == 0:
+                    color[nxt] = 1
+                    stack.append((nxt, 0))
+                    path.append(nxt)
+            else:
+                color[node] = 2
+                stack.pop()
+                path.pop()
+    return None
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, (int, float)):
+        return "a number"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, list):
+        return "an array"
+    return "an object"
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _keys(c: _Ctx, obj: Mapping[str, Any], allowed: tuple[str, ...], path: str, what: str) -> None:
+    for k in obj:
+        if k not in allowed:
+            close = difflib.get_close_matches(k, allowed, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise c.fail(_join(path, k), f"unknown key in a {what}; {hint}allowed keys are "
+                         f"{', '.join(allowed)} (put free-form data under \"meta\")")
+
+
+def _req_str(c: _Ctx, obj: Mapping[str, Any], key: str, path: str) -> str:
+    if key not in obj:
+        raise c.fail(_join(path, key), "missing; it is required")
+    v = obj[key]
+    if not isinstance(v, str) or not v:
+        raise c.fail(_join(path, key), f"expected a non-empty string, got {_kind(v)}")
+    return v
+
+
+def _id(c: _Ctx, obj: Mapping[str, Any], path: str) -> str:
+    v = _req_str(c, obj, "id", path)
+    if not _ID.match(v):
+        raise c.fail(f"{path}.id", f"invalid id {v[:40]!r}: use 1-128 letters, digits, "
+                     "'_', '-' or '.'")
+    return v
+
+
+def _id_list(c: _Ctx, obj: Mapping[str, Any], path: str) -> tuple[str, ...]:
+    raw = obj.get("depends_on", [])
+    if not isinstance(raw, list):
+        raise c.fail(f"{path}.depends_on", f"expected an array of ids, got {_kind(raw)}")
+    seen: set[str] = set()
+    for j, d in enumerate(raw):
+        if not isinstance(d, str):
+            raise c.fail(f"{path}.depends_on[{j}]", f"expected an id (string), got {_kind(d)}")
+        if d in seen:
+            raise c.fail(f"{path}.depends_on[{j}]", f"{d!r} is listed twice; remove one")
+        seen.add(d)
+    return tuple(raw)
+
+
+def _obj(c: _Ctx, obj: Mapping[str, Any], key: str, path: str) -> dict[str, Any] | None:
+    v = obj.get(key)
+    if v is not None and not isinstance(v, dict):
+        raise c.fail(_join(path, key), f"expected a JSON object, got {_kind(v)}")
+    return v
+
+
+def _arr(c: _Ctx, obj: Mapping[str, Any], key: str, path: str, *, required: bool) -> list[Any]:
+    if key not in obj:
+        if required:
+            raise c.fail(_join(path, key), f'missing; add "{key}": [] (it may be empty)')
+        return []
+    v = obj[key]
+    if not isinstance(v, list):
+        raise c.fail(_join(path, key), f"expected an array, got {_kind(v)}")
+    return v
+
+
+def _status(c: _Ctx, path: str, v: Any, statuses: tuple[str, ...], lane: str) -> None:
+    if not isinstance(v, str) or v not in statuses:
+        close = difflib.get_close_matches(str(v), statuses, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise c.fail(path, f"{v!r} is not a status of the template's {lane} lane; {hint}"
+                     f"use one of {', '.join(statuses)}")
+
+
+def _unknown(what: str, name: str, known: Mapping[str, int]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; declare the {what} or remove it"
+    return f"unknown {what} {name!r}{hint}"
+
+
+def run_to_json(run: Run) -> dict[str, Any]:
+    """The run as a JSON document in canonical key order (defaults written out).
+
+    Args:
+        run: The run.
+
+    Returns:
+        A dict ready for ``json.dumps``.
+    """
+    doc: dict[str, Any] = {
+        "version": run.version,
+        "run_id": run.run_id,
+        "template": run.template,
+        "status": run.status,
+        "facts": dict(run.facts),
+    }
+    if run.meta is not None:
+        doc["meta"] = dict(run.meta)
+    if run.epics:
+        doc["epics"] = [{"id": e.id, "depends_on": list(e.depends_on)} for e in run.epics]
+    doc["slices"] = [_slice_json(s) for s in run.slices]
+    return doc
+
+
+def _slice_json(s: Slice) -> dict[str, Any]:
+    d: dict[str, Any] = {"id": s.id}
+    if s.title is not None:
+        d["title"] = s.title
+    if s.epic is not None:
+        d["epic"] = s.epic
+    d["depends_on"] = list(s.depends_on)
+    d["status"] = s.status
+    d["facts"] = dict(s.facts)
+    if s.meta is not None:
+        d["meta"] = dict(s.meta)
+    return d
+
+
+def dump_run(run: Run) -> bytes:
+    """The exact bytes :func:`save_run` writes: canonical order, sorted facts and meta keys,
+    two-space indent, UTF-8, trailing newline, no timestamps.
+
+    Args:
+        run: The run.
+
+    Returns:
+        The file's bytes.
+    """
+    doc = run_to_json(run)
+    _sort_free_form(doc)
+    for s in doc["slices"]:
+        _sort_free_form(s)
+    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _sort_free_form(d: dict[str, Any]) -> None:
+    for k in ("facts", "meta"):
+        if k in d:
+            d[k] = _sorted(d[k])
+
+
+def _sorted(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _sorted(v[k]) for k in sorted(v)}
+    if isinstance(v, list):
+        return [_sorted(x) for x in v]
+    return v
+
+
+def save_run(run: Run, path: str | os.PathLike[str]) -> None:
+    """Write ``run`` to ``path`` deterministically and atomically.
+
+    Args:
+        run: The run.
+        path: Destination file.
+
+    Raises:
+        OSError: The directory is not writable; the old file is then untouched.
+    """
+    write_atomic(path, dump_run(run))
+
+
+def _file_mode(target: Path) -> int:
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace ``path`` by ``data`` atomically: temp file, fsync, rename, fsync the directory.
+
+    A reader sees either the old or the new content, never a torn file.
+
+    Args:
+        path: Destination file.
+        data: New content.
+
+    Raises:
+        OSError: Writing failed; the old file is untouched and no temp file is left.
+    """
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), _file_mode(target))
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:
+        dfd = os.open(target.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
