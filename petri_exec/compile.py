@@ -8,6 +8,8 @@ in file order, each lane in chain order.
 
 from __future__ import annotations
 
+import itertools
+
 from .model import Run, dependencies, topological_order
 from .net import Arc, Marking, Net, Transition
 from .templates import Template, load_template
@@ -85,7 +87,7 @@ def _compile(run: Run, template: Template, linear: bool) -> Net:
     if linear:
         order = linear_order(run)
         prev: list[int | None] = [None] * nslices
-        for a, b in zip(order, order[1:], strict=False):
+        for a, b in itertools.pairwise(order):
             prev[b] = a
     for k, sl in enumerate(run.slices):
         base = nr + k * ns

@@ -147,10 +147,10 @@ class _Driver:
             jpath = journal_path(self.path)
             events, _torn = read_journal(jpath)
             self.seq = events[-1].seq + 1 if events else 0
-            for e in events:
-                if e.kind == "transition_started" and e.transition is not None:
-                    self.attempts[e.transition] = max(
-                        self.attempts.get(e.transition, 0), e.attempt or 1
+            for ev in events:
+                if ev.kind == "transition_started" and ev.transition is not None:
+                    self.attempts[ev.transition] = max(
+                        self.attempts.get(ev.transition, 0), ev.attempt or 1
                     )
             self.journal = Journal(jpath)
         self.fired = 0

@@ -19,8 +19,8 @@ import attrs
 
 from .model import Slice
 from .net import Marking, Net
-from .ports import StepContext, StepResult
 from .pnml import to_pnml
+from .ports import StepContext, StepResult
 
 __all__ = ["HANDLERS", "HandlerEnv"]
 

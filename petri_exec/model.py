@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -15,7 +15,15 @@ import attrs
 __all__ = ["Epic", "Run", "Slice", "dependencies", "topological_order"]
 
 
-def _tuple(value: Any) -> tuple[str, ...]:
+def _tuple(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _slices(value: Iterable[Slice]) -> tuple[Slice, ...]:
+    return tuple(value)
+
+
+def _epics(value: Iterable[Epic]) -> tuple[Epic, ...]:
     return tuple(value)
 
 
@@ -71,11 +79,11 @@ class Run:
     """
 
     run_id: str
-    slices: tuple[Slice, ...] = attrs.field(default=(), converter=tuple)
+    slices: tuple[Slice, ...] = attrs.field(default=(), converter=_slices)
     template: str = "executor"
     status: str = "created"
     facts: Mapping[str, Any] = attrs.field(factory=dict)
-    epics: tuple[Epic, ...] = attrs.field(default=(), converter=tuple)
+    epics: tuple[Epic, ...] = attrs.field(default=(), converter=_epics)
     meta: Mapping[str, Any] | None = None
     version: int = 1
 

@@ -266,7 +266,9 @@ class Net:
             self._arcs_named(self.read[i]),
         )
 
-    def missing(self, t: Transition | str, marking: Mapping[str, int]) -> list[tuple[str, int, int]]:
+    def missing(
+        self, t: Transition | str, marking: Mapping[str, int]
+    ) -> list[tuple[str, int, int]]:
         """The tokens ``t`` lacks at ``marking``.
 
         Returns:

@@ -65,4 +65,5 @@ def to_pnml(net: Net, marking: Mapping[str, int]) -> bytes:
         for p, w in produced.items():
             arc(f"t{i}", f"p{p}", w)
     ET.indent(root, "  ")
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"

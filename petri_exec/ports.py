@@ -140,10 +140,7 @@ def resolve_port(ports: Any, name: str) -> Callable[[StepContext], Any] | None:
     """
     if ports is None:
         return None
-    if isinstance(ports, Mapping):
-        fn = ports.get(name)
-    else:
-        fn = getattr(ports, name, None)
+    fn = ports.get(name) if isinstance(ports, Mapping) else getattr(ports, name, None)
     return fn if callable(fn) else None
 
 

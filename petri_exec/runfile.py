@@ -6,6 +6,7 @@ names the file, the JSON path of the offending value and what to do.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
@@ -131,21 +132,21 @@ def parse_run(
 
     epics: list[Epic] = []
     epic_ids: dict[str, int] = {}
-    for i, e in enumerate(epics_raw):
+    for i, raw_epic in enumerate(epics_raw):
         p = f"epics[{i}]"
-        if not isinstance(e, dict):
-            raise c.fail(p, f"an epic must be an object, got {_kind(e)}")
-        _keys(c, e, _EPIC_KEYS, p, "epic")
-        eid = _id(c, e, p)
+        if not isinstance(raw_epic, dict):
+            raise c.fail(p, f"an epic must be an object, got {_kind(raw_epic)}")
+        _keys(c, raw_epic, _EPIC_KEYS, p, "epic")
+        eid = _id(c, raw_epic, p)
         if eid in epic_ids:
             raise c.fail(f"{p}.id", f"duplicate epic id {eid!r} (also epics[{epic_ids[eid]}])")
         epic_ids[eid] = i
-        epics.append(Epic(eid, _id_list(c, e, p)))
-    for i, e in enumerate(epics):
-        for j, d in enumerate(e.depends_on):
+        epics.append(Epic(eid, _id_list(c, raw_epic, p)))
+    for i, epic in enumerate(epics):
+        for j, d in enumerate(epic.depends_on):
             if d not in epic_ids:
                 raise c.fail(f"epics[{i}].depends_on[{j}]", _unknown("epic", d, epic_ids))
-    cycle = _find_cycle([[epic_ids[d] for d in e.depends_on] for e in epics])
+    cycle = _find_cycle([[epic_ids[d] for d in ep.depends_on] for ep in epics])
     if cycle:
         names = " -> ".join(epics[k].id for k in cycle)
         raise c.fail(f"epics[{cycle[0]}].depends_on", f"epic dependency cycle {names}; "
@@ -165,12 +166,12 @@ def parse_run(
         title = s.get("title")
         if title is not None and not isinstance(title, str):
             raise c.fail(f"{p}.title", f"expected a string, got {_kind(title)}")
-        epic = s.get("epic")
-        if epic is not None:
-            if not isinstance(epic, str):
-                raise c.fail(f"{p}.epic", f"expected an epic id (string), got {_kind(epic)}")
-            if epic not in epic_ids:
-                raise c.fail(f"{p}.epic", _unknown("epic", epic, epic_ids))
+        epic_id = s.get("epic")
+        if epic_id is not None:
+            if not isinstance(epic_id, str):
+                raise c.fail(f"{p}.epic", f"expected an epic id (string), got {_kind(epic_id)}")
+            if epic_id not in epic_ids:
+                raise c.fail(f"{p}.epic", _unknown("epic", epic_id, epic_ids))
         sstatus = s.get("status", slice_lane.initial)
         _status(c, f"{p}.status", sstatus, slice_lane.statuses, "slice")
         slices.append(
@@ -179,7 +180,7 @@ def parse_run(
                 status=sstatus,
                 depends_on=_id_list(c, s, p),
                 title=title,
-                epic=epic,
+                epic=epic_id,
                 facts=_obj(c, s, "facts", p) or {},
                 meta=_obj(c, s, "meta", p),
             )
@@ -263,7 +264,7 @@ def _find_cycle(edges: list[list[int]]) -> list[int] | None:
                 stack[-1] = (node, k + 1)
                 nxt = edges[node][k]
                 if color[nxt] == 1:
-                    return path[path.index(nxt):] + [nxt]
+                    return [*path[path.index(nxt):], nxt]
                 if color[nxt] == 0:
                     color[nxt] = 1
                     stack.append((nxt, 0))
@@ -478,10 +479,8 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     try:
         dfd = os.open(target.parent, os.O_RDONLY)

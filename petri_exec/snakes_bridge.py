@@ -31,9 +31,8 @@ def to_snakes(net: Net, marking: Mapping[str, int]) -> Any:
     Returns:
         A SNAKES net whose place and transition names are the net's.
     """
-    from snakes.nets import PetriNet, Place, Test
+    from snakes.nets import PetriNet, Place, Test, dot
     from snakes.nets import Transition as STransition
-    from snakes.nets import dot
 
     sn = PetriNet(net.name)
     for place in net.places:

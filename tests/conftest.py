@@ -1,0 +1,41 @@
+"""Shared fixtures: run files built in tmp_path."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def write_run(path: Path, slices: list[dict[str, Any]], **extra: Any) -> Path:
+    """Write a version-1 run file and return its path."""
+    doc: dict[str, Any] = {"version": 1, "run_id": extra.pop("run_id", "test-run")}
+    doc.update(extra)
+    doc["slices"] = slices
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    return path
+
+
+@pytest.fixture
+def make_run(tmp_path: Path) -> Callable[..., Path]:
+    """``make_run(slices, name="run.json", **top_level_fields)`` -> path of a new run file."""
+
+    def make(slices: list[dict[str, Any]], name: str = "run.json", **extra: Any) -> Path:
+        return write_run(tmp_path / name, slices, **extra)
+
+    return make
+
+
+@pytest.fixture
+def two_slices(make_run: Callable[..., Path]) -> Path:
+    """The reference two-slice executor run: ui depends on api."""
+    return make_run(
+        [
+            {"id": "api", "title": "Cart API", "depends_on": []},
+            {"id": "ui", "title": "Cart UI", "depends_on": ["api"]},
+        ],
+        run_id="checkout-redesign",
+    )
