@@ -1,0 +1,5 @@
+"""``python -m petri_exec``."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,374 @@
+"""The ``petri-exec`` command (also ``python -m petri_exec``).
+
+Exit codes: 0 success / completed; 2 bad input or usage (one line, no traceback, nothing
+modified); 3 halted; 4 deadlocked; 5 paused; 1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from .compile import compile_run, marking_of
+from .drive import DriveOutcome, drive, fire
+from .errors import PetriExecError, UsageError
+from .events import Event, journal_path, read_journal
+from .model import Run, dependencies
+from .net import Net
+from .pnml import to_pnml
+from .render import Overlay, net_json, to_dot, to_dot_slices, to_mermaid
+from .runfile import load_run
+from .schedulers import LinearScheduler, PetriScheduler
+from .templates import Template, load_template
+
+__all__ = ["main"]
+
+EXIT = {"completed": 0, "fired": 0, "halted": 3, "deadlocked": 4, "paused": 5}
+FORMATS = ("dot", "svg", "png", "mermaid", "html", "json")
+
+
+def _load(path: str) -> tuple[Run, Template]:
+    run = load_run(path)
+    return run, load_template(run.template)
+
+
+def _overlay(path: str, net: Net, run: Run) -> Overlay:
+    events, _ = read_journal(journal_path(path))
+    fired = frozenset(e.transition for e in events if e.kind == "transition_fired" and
+                      e.transition)
+    failed = reason = None
+    for e in reversed(events):
+        if e.kind in ("net_completed", "net_deadlocked", "net_paused"):
+            break
+        if e.kind == "transition_fired":
+            break
+        if e.kind == "net_halted":
+            failed, reason = e.transition, e.reason
+            break
+    enabled = frozenset(t.name for t in PetriScheduler(net).ready(marking_of(run)))
+    return Overlay(enabled=enabled, fired=fired, failed=failed, failed_reason=reason)
+
+
+def _render_svg(dot_src: str, fmt: str) -> bytes:
+    exe = shutil.which("dot")
+    if exe is None:
+        raise UsageError(
+            f"format {fmt!r} needs Graphviz: install the system package (apt-get install "
+            "graphviz / brew install graphviz); or use --format dot, mermaid or json"
+        )
+    proc = subprocess.run([exe, f"-T{fmt}"], input=dot_src.encode(), capture_output=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"dot failed: {proc.stderr.decode(errors='replace').strip()}")
+    return proc.stdout
+
+
+def _html(run: Run, template: Template, svg: bytes, path: str) -> str:
+    from html import escape
+
+    events, _ = read_journal(journal_path(path))
+    rows = "".join(
+        f"<tr><td>{escape(s.id)}</td><td>{escape(s.title or '')}</td>"
+        f"<td>{escape(s.epic or '')}</td><td>{escape(s.status)}</td>"
+        f"<td>{escape(', '.join(s.depends_on))}</td></tr>" for s in run.slices)
+    jrows = "".join(
+        f"<tr><td>{e.seq}</td><td>{escape(e.kind)}</td><td>{escape(e.transition or '')}</td>"
+        f"<td>{escape(e.reason or '')}</td></tr>" for e in events[-500:])
+    svg_text = svg.decode("utf-8")
+    svg_text = svg_text[svg_text.find("<svg"):]
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+        f"<title>{escape(run.run_id)}</title><style>body{{font-family:sans-serif}}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style>"
+        f"</head><body><h1>run {escape(run.run_id)}: {escape(run.status)}</h1>"
+        f"<div class=\"net\">{svg_text}</div><h2>Legend</h2><ul>"
+        "<li>filled circle: a place holding a token</li><li>green box: enabled transition</li>"
+        "<li>grey text: fired</li><li>red box: the failed step of the last halt</li>"
+        "<li>house shape: manual gate</li><li>dashed arc: read arc (tested, not consumed)</li>"
+        f"</ul><h2>Slices</h2><table><tr><th>id</th><th>title</th><th>epic</th><th>status</th>"
+        f"<th>depends on</th></tr>{rows}</table><h2>Journal</h2><table><tr><th>seq</th>"
+        f"<th>event</th><th>transition</th><th>reason</th></tr>{jrows}</table></body></html>\n"
+    )
+
+
+def cmd_visualize(a: argparse.Namespace) -> int:
+    run, template = _load(a.run)
+    fmt = a.format or (Path(a.output).suffix.lstrip(".").lower() if a.output else "dot")
+    if fmt == "gv":
+        fmt = "dot"
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    net = compile_run(run, template=template)
+    overlay = _overlay(a.run, net, run)
+    view = a.view or ("slices" if len(run.slices) > 40 else "net")
+    marking = marking_of(run)
+    if fmt == "json":
+        out: str | bytes = json.dumps(net_json(net, marking, (
+            net.transition(n) for n in overlay.enabled)), indent=2) + "\n"
+    elif fmt == "mermaid":
+        out = to_mermaid(run, template, overlay)
+    else:
+        src = (to_dot(net, run, template, marking, overlay) if view == "net"
+               else to_dot_slices(run, template, overlay))
+        if fmt == "dot":
+            out = src
+        elif fmt == "html":
+            out = _html(run, template, _render_svg(src, "svg"), a.run)
+        else:
+            out = _render_svg(src, fmt)
+    if a.output:
+        Path(a.output).write_bytes(out if isinstance(out, bytes) else out.encode("utf-8"))
+    elif isinstance(out, bytes):
+        sys.stdout.buffer.write(out)
+    else:
+        sys.stdout.write(out)
+    return 0
+
+
+def cmd_ready(a: argparse.Namespace) -> int:
+    run, template = _load(a.run)
+    cls = LinearScheduler if a.scheduler == "linear" else PetriScheduler
+    ready = sorted(cls.for_run(run, template=template).ready(marking_of(run)),
+                   key=lambda t: t.index)
+    if a.json:
+        print(json.dumps([{"name": t.name, "step": t.step, "slice_id": t.slice_id,
+                           "port": t.port} for t in ready], indent=2))
+    else:
+        for t in ready:
+            print(t.name + (f"  (port {t.port})" if t.port else ""))
+    return 0
+
+
+def cmd_check(a: argparse.Namespace) -> int:
+    run, template = _load(a.run)
+    net = compile_run(run, template=template)
+    arcs = sum(len(c) + len(p) + len(r) for c, p, r in zip(net.consume, net.produce, net.read,
+                                                          strict=True))
+    deps = dependencies(run)
+    report = {
+        "run": a.run, "valid": True, "template": template.name,
+        "places": len(net.places), "transitions": len(net.transitions), "arcs": arcs,
+        "slices": len(run.slices), "dependency_edges": sum(len(d) for d in deps),
+        "acyclic": True, "safe": True, "sound": True,
+        "proof": "dependencies are acyclic, both lanes are linear chains and the frontier "
+                 "is read by every slice's first step: every slice can complete, then the "
+                 "run lane reaches its end (no deadlock, 1-safe)",
+    }
+    if a.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"{a.run}: valid run of template {template.name!r}")
+        print(f"  net: {report['places']} places, {report['transitions']} transitions, "
+              f"{arcs} arcs; {len(run.slices)} slices, {report['dependency_edges']} "
+              "dependency edges")
+        print(f"  sound: yes ({report['proof']})")
+    return 0
+
+
+def cmd_why(a: argparse.Namespace) -> int:
+    run, template = _load(a.run)
+    net = compile_run(run, template=template)
+    t = net.transition(a.transition)
+    m = marking_of(run)
+    lacking = net.missing(t, m)
+    if not lacking:
+        extra = " (a manual gate: fire it with petri-exec fire)" if t.manual else ""
+        print(f"{t.name} is enabled{extra}")
+        return 0
+    print(f"{t.name} waits for:")
+    for place, _need, _have in lacking:
+        print(f"  {place}: {_chain(place, run, template)}")
+    return 0
+
+
+def _chain(place: str, run: Run, template: Template) -> str:
+    kind, _, rest = place.partition(":")
+    if kind == "run":
+        lane, current, name, fmt = template.run, run.status, "run", "{step}"
+    else:
+        sid, _, _ = rest.rpartition(":")
+        lane, current, name = template.slice, run.slice(sid).status, f"slice {sid!r}"
+        fmt = "{step}:" + sid
+    target = place.rsplit(":", 1)[1]
+    here, there = lane.position(current), lane.position(target)
+    if there < here:
+        return f"{name} is already past {target!r} (now {current!r}): this can never fire"
+    steps = [fmt.format(step=s.name) for s in lane.steps[here:there]]
+    return f"waits for {name}: " + " -> ".join(steps) + f" (now {current!r})"
+
+
+def _load_ports(spec: str) -> Any:
+    if spec == "shell":
+        from .shell import ShellPorts
+
+        return ShellPorts()
+    module, sep, attr = spec.partition(":")
+    if not sep or not module or not attr:
+        raise UsageError(f"--ports {spec!r}: use 'shell' or 'module:attribute'")
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as e:
+        raise UsageError(f"--ports {spec!r}: cannot import module {module!r} ({e})") from None
+    try:
+        return getattr(mod, attr)
+    except AttributeError:
+        raise UsageError(f"--ports {spec!r}: module {module!r} has no attribute {attr!r}") \
+            from None
+
+
+def _progress(e: Event) -> None:
+    if e.kind == "transition_started":
+        return
+    bits = [f"[{e.seq}]", e.kind]
+    if e.transition:
+        bits.append(e.transition)
+    if e.reason:
+        bits.append(f"reason={e.reason}")
+    print(" ".join(bits), flush=True)
+
+
+def _report(out: DriveOutcome, started: float) -> int:
+    msg = f"{out.status}: run status {out.run_status}, {out.fired} fired in " \
+          f"{time.monotonic() - started:.2f}s"
+    if out.step:
+        msg += f"; step {out.step}"
+    if out.reason:
+        msg += f"; reason: {out.reason}"
+    if out.detail:
+        msg += f" ({out.detail})"
+    print(msg)
+    return EXIT[out.status]
+
+
+def cmd_drive(a: argparse.Namespace) -> int:
+    ports = _load_ports(a.ports)
+    started = time.monotonic()
+    out = drive(a.run, ports, scheduler=a.scheduler, max_parallel=a.max_parallel,
+                max_firings=a.max_firings, on_event=_progress)
+    return _report(out, started)
+
+
+def cmd_fire(a: argparse.Namespace) -> int:
+    ports = _load_ports(a.ports)
+    started = time.monotonic()
+    return _report(fire(a.run, a.transition, ports, on_event=_progress), started)
+
+
+def cmd_history(a: argparse.Namespace) -> int:
+    load_run(a.run)
+    events, torn = read_journal(journal_path(a.run))
+    if a.json:
+        print(json.dumps([e.to_json() for e in events], indent=2))
+    else:
+        for e in events:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.time))
+            parts = [f"{e.seq:>5}", when, f"{e.kind:<19}", e.transition or ""]
+            if e.attempt and e.attempt > 1:
+                parts.append(f"attempt {e.attempt}")
+            if e.reason:
+                parts.append(f"reason: {e.reason}")
+            if e.facts:
+                parts.append(json.dumps(e.facts, sort_keys=True))
+            print("  ".join(p for p in parts if p))
+    if torn:
+        print(f"warning: {journal_path(a.run)}: the last line is torn (a crash mid-append); "
+              "it was ignored", file=sys.stderr)
+    return 0
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    run, template = _load(a.run)
+    net = compile_run(run, template=template)
+    m = marking_of(run)
+    data = to_pnml(net, m) if a.format == "pnml" else (
+        json.dumps(net_json(net, m, PetriScheduler(net).ready(m)), indent=2) + "\n").encode()
+    if a.output:
+        Path(a.output).write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    p = argparse.ArgumentParser(
+        prog="petri-exec",
+        description="Drive multi-step runs compiled into Petri nets.",
+        epilog="exit codes: 0 ok/completed, 1 internal error, 2 bad input, 3 halted, "
+               "4 deadlocked, 5 paused",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name: str, fn: Any, help_: str, example: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_,
+                            epilog=f"example: {example}",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        sp.add_argument("run", metavar="RUN", help="the run file (run.json)")
+        sp.set_defaults(func=fn)
+        return sp
+
+    v = add("visualize", cmd_visualize, "draw the compiled net with its current marking",
+            "petri-exec visualize run.json -o run.svg")
+    v.add_argument("-o", "--output", help="output file (format from its extension)")
+    v.add_argument("--format", choices=FORMATS)
+    v.add_argument("--view", choices=("net", "slices"))
+    r = add("ready", cmd_ready, "list enabled transitions", "petri-exec ready run.json --json")
+    r.add_argument("--scheduler", choices=("petri", "linear"), default="petri")
+    r.add_argument("--json", action="store_true")
+    c = add("check", cmd_check, "validate the run and analyse its net",
+            "petri-exec check run.json")
+    c.add_argument("--json", action="store_true")
+    w = add("why", cmd_why, "explain what a transition is waiting for",
+            "petri-exec why run.json slice_start:ui")
+    w.add_argument("transition", metavar="TRANSITION")
+    d = add("drive", cmd_drive, "drive the run to completion",
+            "petri-exec drive run.json --ports shell")
+    d.add_argument("--ports", required=True, metavar="SPEC", help="'shell' or module:attribute")
+    d.add_argument("--scheduler", choices=("petri", "linear"), default="petri")
+    d.add_argument("--max-parallel", type=int, default=1)
+    d.add_argument("--max-firings", type=int)
+    f = add("fire", cmd_fire, "fire one transition by hand (manual gates)",
+            "petri-exec fire run.json host_promotion --ports shell")
+    f.add_argument("transition", metavar="TRANSITION")
+    f.add_argument("--ports", required=True, metavar="SPEC")
+    h = add("history", cmd_history, "show the run's journal", "petri-exec history run.json")
+    h.add_argument("--json", action="store_true")
+    e = add("export", cmd_export, "export the compiled net",
+            "petri-exec export run.json --format pnml -o run.pnml")
+    e.add_argument("--format", choices=("pnml", "json"), required=True)
+    e.add_argument("-o", "--output")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line.
+
+    Args:
+        argv: Arguments (default ``sys.argv[1:]``).
+
+    Returns:
+        The exit code.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except PetriExecError as e:
+        print(f"petri-exec: error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except Exception:
+        traceback.print_exc()
+        print("petri-exec: internal error (the traceback above); please report it",
+              file=sys.stderr)
+        return 1
