@@ -30,10 +30,66 @@ __all__ = [
     "write_atomic",
 ]
 
-_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_ID = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 _RUN_KEYS = ("version", "run_id", "template", "status", "facts", "meta", "epics", "slices")
 _SLICE_KEYS = ("id", "title", "epic", "depends_on", "status", "facts", "meta")
 _EPIC_KEYS = ("id", "depends_on")
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+class _StrictJSONError(ValueError):
+    """JSON that Python's decoder accepts but the format refuses."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _StrictJSONError(f"{name} is not valid JSON; use a number, a string or null")
+
+
+class _Duplicated(dict[str, Any]):
+    """An object that had a duplicate key (found after parsing, to name its JSON path)."""
+
+    key = ""
+
+
+def _duplicate_hook() -> tuple[Any, list[bool]]:
+    """An ``object_pairs_hook`` marking objects with duplicate keys, and its 'seen' flag."""
+    seen_any: list[bool] = []
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        d = dict(pairs)
+        if len(d) == len(pairs):
+            return d
+        seen: set[str] = set()
+        marked = _Duplicated(d)
+        for k, _ in pairs:
+            if k in seen:
+                marked.key = k
+                break
+            seen.add(k)
+        seen_any.append(True)
+        return marked
+
+    return hook, seen_any
+
+
+def _find_duplicate(data: Any, path: str = "") -> tuple[str, str] | None:
+    """``(json path, key)`` of the first object that had a duplicate key."""
+    if isinstance(data, _Duplicated):
+        return _join(path, data.key), data.key
+    items: Iterable[tuple[str, Any]]
+    if isinstance(data, dict):
+        items = ((_join(path, k), v) for k, v in data.items())
+    elif isinstance(data, list):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(data))
+    else:
+        return None
+    for sub_path, value in items:
+        found = _find_duplicate(value, sub_path)
+        if found:
+            return found
+    return None
 
 
 class _Ctx:
@@ -73,7 +129,15 @@ def load_run(
             f"not UTF-8 (byte {e.start}); save the file as UTF-8", file=file
         ) from None
     try:
-        data = json.loads(text)
+        hook, duplicated = _duplicate_hook()
+        data = json.loads(text, parse_constant=_no_constant, object_pairs_hook=hook)
+        if _SURROGATE_ESCAPE.search(text):
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except _StrictJSONError as e:
+        raise RunFileError(f"{e}", file=file) from None
+    except UnicodeEncodeError:
+        raise RunFileError("a string holds a lone surrogate escape (like \\ud800), which is "
+                           "not valid Unicode; fix or remove that string", file=file) from None
     except json.JSONDecodeError as e:
         raise RunFileError(
             f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}; fix the syntax",
@@ -81,6 +145,9 @@ def load_run(
         ) from None
     except RecursionError:
         raise RunFileError("JSON nested too deeply", file=file) from None
+    if duplicated and (dup := _find_duplicate(data)) is not None:
+        raise RunFileError(f"key {dup[1]!r} appears twice in one JSON object; keep one (a "
+                           "duplicate key would silently drop data)", file=file, json_path=dup[0])
     return parse_run(data, file=file, template_dirs=template_dirs)
 
 
@@ -299,22 +366,25 @@ def _keys(c: _Ctx, obj: Mapping[str, Any], allowed: tuple[str, ...], path: str, 
         if k not in allowed:
             close = difflib.get_close_matches(k, allowed, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            raise c.fail(_join(path, k), f"unknown key in a {what}; {hint}allowed keys are "
-                         f"{', '.join(allowed)} (put free-form data under \"meta\")")
+            article = "an" if what[0] in "aeiou" else "a"
+            raise c.fail(_join(path, k), f"unknown key in {article} {what}; {hint}allowed keys "
+                         f"are {', '.join(allowed)} (put free-form data under \"meta\")")
 
 
 def _req_str(c: _Ctx, obj: Mapping[str, Any], key: str, path: str) -> str:
     if key not in obj:
         raise c.fail(_join(path, key), "missing; it is required")
     v = obj[key]
-    if not isinstance(v, str) or not v:
+    if not isinstance(v, str):
         raise c.fail(_join(path, key), f"expected a non-empty string, got {_kind(v)}")
+    if not v:
+        raise c.fail(_join(path, key), "expected a non-empty string, got an empty one")
     return v
 
 
 def _id(c: _Ctx, obj: Mapping[str, Any], path: str) -> str:
     v = _req_str(c, obj, "id", path)
-    if not _ID.match(v):
+    if not _ID.fullmatch(v):
         raise c.fail(f"{path}.id", f"invalid id {v[:40]!r}: use 1-128 letters, digits, "
                      "'_', '-' or '.'")
     return v
@@ -469,7 +539,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     Raises:
         OSError: Writing failed; the old file is untouched and no temp file is left.
     """
-    target = Path(path)
+    target = Path(os.path.realpath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as f:

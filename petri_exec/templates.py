@@ -35,7 +35,7 @@ __all__ = [
 #: Names of the built-in handlers a template step may use (see ``handlers.py``).
 BUILTIN_HANDLERS = frozenset({"verify_slices", "export_pnml", "promote"})
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")
 _STEP_KEYS = frozenset({"name", "from", "to", "port", "handler", "manual"})
 _LANE_KEYS = {
     "run": frozenset({"initial", "frontier", "end", "steps"}),
@@ -150,7 +150,7 @@ def load_template(name: str, dirs: Iterable[str | os.PathLike[str]] = ()) -> Tem
     Raises:
         TemplateError: No such template, or the file is invalid.
     """
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise TemplateError(
             f"template name {name!r} is not a plain name (letters, digits, '_', '-', '.'); "
             "name a template file in nets/ without its .toml suffix"
@@ -177,7 +177,14 @@ def _load_file(path: str, _mtime: int) -> Template:
         raise TemplateError(f"{path}: invalid TOML ({e}); fix the syntax") from None
     except OSError as e:
         raise TemplateError(f"{path}: cannot read template ({e.strerror})") from None
-    return parse_template(data, source=path)
+    template = parse_template(data, source=path)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if template.name != stem:
+        raise TemplateError(
+            f"{path}: name: the file declares name {template.name!r} but is called "
+            f"{stem!r}.toml; make them equal"
+        )
+    return template
 
 
 def parse_template(data: Mapping[str, Any], *, source: str = "<template>") -> Template:
@@ -278,6 +285,11 @@ def _lane(data: Mapping[str, Any], key: str, source: str) -> Lane:
             )
         return Lane(tuple(statuses), tuple(steps), frontier, end)
     done = _str(raw, "done", source, key)
+    if done == initial:
+        raise TemplateError(
+            f"{source}: slice.done: {done!r} is the initial status; done must be reached by "
+            "at least one step"
+        )
     if done not in statuses:
         raise TemplateError(
             f"{source}: slice.done: {done!r} is not a status of the slice lane "
@@ -297,7 +309,7 @@ def _no_unknown(raw: Mapping[str, Any], allowed: frozenset[str], source: str, wh
 
 def _str(raw: Mapping[str, Any], key: str, source: str, where: str) -> str:
     value = raw.get(key)
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise TemplateError(
             f"{source}: {where + '.' if where else ''}{key}: expected a name (letters, digits, "
             f"'_', '-', '.'), got {value!r}"

@@ -240,42 +240,27 @@ def test_parse_run_without_file_names_the_run() -> None:
     assert str(ei.value).startswith("<run>: slices[0].depends_on[0]: ")
 
 
-# --- bugs found (strict xfails) -----------------------------------------------------
-
-
-def bug(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=reason)
+# --- regressions: strict JSON, full-match ids, messages ---------------------------------
 
 
 @pytest.mark.parametrize("content,json_path,part", [
-    pytest.param(doc({"id": "api\n"}), "slices[0].id", "invalid id", id="id_trailing_newline",
-                 marks=bug("BUG: the id regex ends with '$', which also matches before a "
-                           "trailing newline, so the slice id 'api\\n' is accepted")),
+    pytest.param(doc({"id": "api\n"}), "slices[0].id", "invalid id", id="id_trailing_newline"),
     pytest.param(b'{"version": 1, "run_id": "r", "facts": {"x": NaN}, "slices": []}', "",
-                 "JSON", id="nan", marks=bug(
-                     "BUG: NaN/Infinity are not JSON but json.loads accepts them; load_run keeps "
-                     "them and save_run writes non-standard JSON back")),
+                 "JSON", id="nan"),
     pytest.param(b'{"version": 1, "run_id": "r", "slices": [{"id": "a"}], "slices": []}',
-                 "slices", "duplicate", id="duplicate_json_keys", marks=bug(
-                     "CONTRACT GAP: duplicate JSON object keys are silently collapsed (last "
-                     "wins), so a whole 'slices' array can vanish unnoticed")),
-    pytest.param(doc(epics=[{"id": "e", "x": 1}]), "epics[0].x", "unknown key in an epic",
-                 id="epic_grammar", marks=bug("BUG (message): 'unknown key in a epic'")),
+                 "slices", "duplicate", id="duplicate_json_keys"),
+    pytest.param(doc(epics=[{"id": "e", "x": 1}]), "epics[0].x", "unknown key in an epic", id="epic_grammar"),
 ])
-def test_bugs_refusals(tmp_path: Path, content: Any, json_path: str, part: str) -> None:
+def test_strict_json_and_id_refusals(tmp_path: Path, content: Any, json_path: str, part: str) -> None:
     refuse(tmp_path, content, json_path, part)
 
 
-@bug("BUG (message): an empty id is reported as 'expected a non-empty string, got a string', "
-     "which does not say that it is empty")
-def test_bug_empty_id_message(tmp_path: Path) -> None:
+def test_empty_id_message(tmp_path: Path) -> None:
     e = refuse(tmp_path, doc({"id": ""}), "slices[0].id")
     assert "got a string" not in str(e)
 
 
-@bug("BUG: a lone surrogate escape (\\ud800) in facts loads, then save_run crashes with "
-     "UnicodeEncodeError (neither refused at load nor written)")
-def test_bug_lone_surrogate_round_trip(tmp_path: Path) -> None:
+def test_lone_surrogate_is_refused_or_round_trips(tmp_path: Path) -> None:
     p = tmp_path / "run.json"
     p.write_bytes(b'{"version": 1, "run_id": "r", "facts": {"x": "\\ud800"}, "slices": []}')
     try:
