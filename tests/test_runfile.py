@@ -249,9 +249,12 @@ def test_parse_run_without_file_names_the_run() -> None:
                  "JSON", id="nan"),
     pytest.param(b'{"version": 1, "run_id": "r", "slices": [{"id": "a"}], "slices": []}',
                  "slices", "duplicate", id="duplicate_json_keys"),
-    pytest.param(doc(epics=[{"id": "e", "x": 1}]), "epics[0].x", "unknown key in an epic", id="epic_grammar"),
+    pytest.param(doc(epics=[{"id": "e", "x": 1}]), "epics[0].x", "unknown key in an epic",
+                 id="epic_grammar"),
 ])
-def test_strict_json_and_id_refusals(tmp_path: Path, content: Any, json_path: str, part: str) -> None:
+def test_strict_json_and_id_refusals(
+    tmp_path: Path, content: Any, json_path: str, part: str
+) -> None:
     refuse(tmp_path, content, json_path, part)
 
 
