@@ -26,7 +26,7 @@ from .model import Epic, Run, Slice
 from .net import Effect, Marking, Net, NetState, Transition
 from .pnml import to_pnml
 from .ports import SliceInfo, StepContext, StepResult
-from .runfile import dump_run, load_run, parse_run, save_run, validate_run
+from .runfile import dump_run, load_run, parse_run, run_schema, save_run, validate_run
 from .schedulers import LinearScheduler, PetriScheduler, ScanSession, Scheduler, Session
 from .snakes_bridge import to_snakes
 from .templates import Lane, Step, Template, load_template
@@ -76,6 +76,7 @@ __all__ = [
     "marking_of",
     "parse_run",
     "read_journal",
+    "run_schema",
     "save_run",
     "to_pnml",
     "to_snakes",

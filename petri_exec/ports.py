@@ -8,6 +8,7 @@ the exception. Ports may be ``async def``.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import json
 from collections.abc import Callable, Mapping
@@ -209,12 +210,22 @@ class PortCaller:
         try:
             value = fn(ctx)
             if inspect.isawaitable(value):
-                if self._runner is None:
-                    self._runner = asyncio.Runner()
-                value = self._runner.run(_await(value))
+                value = self._await(value)
         except Exception as e:
             return StepResult.fail(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
         return normalise_result(value, port)
+
+    def _await(self, awaitable: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            if self._runner is None:
+                self._runner = asyncio.Runner()
+            return self._runner.run(_await(awaitable))
+        # Called from inside a running loop (e.g. a notebook): run on a private loop in a
+        # worker thread so the caller's loop is never re-entered.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, _await(awaitable)).result()
 
     def close(self) -> None:
         """Close the event loop, if one was created."""

@@ -22,6 +22,7 @@ from .templates import Template, load_template
 
 __all__ = [
     "dump_run",
+    "run_schema",
     "load_run",
     "parse_run",
     "run_to_json",
@@ -179,7 +180,7 @@ def parse_run(
     if "version" not in data:
         raise c.fail("version", 'missing; add "version": 1')
     if data["version"] != 1 or isinstance(data["version"], bool):
-        raise c.fail("version", f"unsupported version {data['version']!r}; only 1 is known")
+        raise c.fail("version", f"unsupported version {_json(data['version'])}; only 1 is known")
     run_id = _req_str(c, data, "run_id", "")
     tname = data.get("template", "executor")
     if not isinstance(tname, str):
@@ -343,6 +344,17 @@ def _find_cycle(edges: list[list[int]]) -> list[int] | None:
     return None
 
 
+def _json(v: Any) -> str:
+    """A value for messages: strings as ``'x'`` like every message, others as JSON."""
+    if isinstance(v, str):
+        return repr(v) if len(v) <= 60 else repr(v[:57] + "...")
+    try:
+        text = json.dumps(v, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _kind(v: Any) -> str:
     if v is None:
         return "null"
@@ -367,8 +379,9 @@ def _keys(c: _Ctx, obj: Mapping[str, Any], allowed: tuple[str, ...], path: str, 
             close = difflib.get_close_matches(k, allowed, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             article = "an" if what[0] in "aeiou" else "a"
+            meta = ' (put free-form data under "meta")' if "meta" in allowed else ""
             raise c.fail(_join(path, k), f"unknown key in {article} {what}; {hint}allowed keys "
-                         f"are {', '.join(allowed)} (put free-form data under \"meta\")")
+                         f"are {', '.join(allowed)}{meta}")
 
 
 def _req_str(c: _Ctx, obj: Mapping[str, Any], key: str, path: str) -> str:
@@ -426,7 +439,7 @@ def _status(c: _Ctx, path: str, v: Any, statuses: tuple[str, ...], lane: str) ->
     if not isinstance(v, str) or v not in statuses:
         close = difflib.get_close_matches(str(v), statuses, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise c.fail(path, f"{v!r} is not a status of the template's {lane} lane; {hint}"
+        raise c.fail(path, f"{_json(v)} is not a status of the template's {lane} lane; {hint}"
                      f"use one of {', '.join(statuses)}")
 
 
@@ -560,3 +573,20 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+def run_schema() -> dict[str, Any]:
+    """The JSON Schema of run.json version 1 (``docs/run.schema.json``, shipped in the wheel).
+
+    Returns:
+        The schema as a dict.
+
+    Raises:
+        FileNotFoundError: Neither the packaged nor the checkout copy exists.
+    """
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "run.schema.json", here.parent / "docs" / "run.schema.json"):
+        if candidate.is_file():
+            schema: dict[str, Any] = json.loads(candidate.read_text("utf-8"))
+            return schema
+    raise FileNotFoundError("run.schema.json is missing from this installation")

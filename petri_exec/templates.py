@@ -34,6 +34,8 @@ __all__ = [
 
 #: Names of the built-in handlers a template step may use (see ``handlers.py``).
 BUILTIN_HANDLERS = frozenset({"verify_slices", "export_pnml", "promote"})
+#: Built-in handlers that call the step's port (the others take no port).
+PORT_HANDLERS = frozenset({"promote"})
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")
 _STEP_KEYS = frozenset({"name", "from", "to", "port", "handler", "manual"})
@@ -264,6 +266,12 @@ def _lane(data: Mapping[str, Any], key: str, source: str) -> Lane:
             raise TemplateError(
                 f"{source}: {where}.handler: unknown handler {step.handler!r}; built-in "
                 f"handlers are {', '.join(sorted(BUILTIN_HANDLERS))}"
+            )
+        if step.handler is not None and step.port is not None \
+                and step.handler not in PORT_HANDLERS:
+            raise TemplateError(
+                f"{source}: {where}.port: handler {step.handler!r} never calls a port; remove "
+                f"the port or use a handler that calls one ({', '.join(sorted(PORT_HANDLERS))})"
             )
         if any(s.name == step.name for s in steps):
             raise TemplateError(f"{source}: {where}.name: duplicate step {step.name!r}")

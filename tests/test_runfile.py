@@ -89,7 +89,7 @@ CASES: dict[str, tuple[Any, str, tuple[str, ...]]] = {
                        ('missing; add "slices": [] (it may be empty)',)),
     "version_2": (doc(version=2), "version", ("unsupported version 2", "only 1 is known")),
     "version_str": (doc(version="1"), "version", ("unsupported version '1'",)),
-    "version_bool": (doc(version=True), "version", ("unsupported version True",)),
+    "version_bool": (doc(version=True), "version", ("unsupported version true",)),
     "run_id_number": (doc(run_id=7), "run_id", ("expected a non-empty string, got a number",)),
     "run_id_empty": (doc(run_id=""), "run_id", ("expected a non-empty string",)),
     "template_number": (doc(template=3), "template",
