@@ -25,7 +25,7 @@ from .events import Event, journal_path, read_journal
 from .model import Epic, Run, Slice
 from .net import Effect, Marking, Net, NetState, Transition
 from .pnml import to_pnml
-from .ports import SliceInfo, StepContext, StepResult
+from .ports import StepContext, StepResult
 from .runfile import dump_run, load_run, parse_run, run_schema, save_run, validate_run
 from .schedulers import LinearScheduler, PetriScheduler, ScanSession, Scheduler, Session
 from .snakes_bridge import to_snakes
@@ -55,7 +55,6 @@ __all__ = [
     "Scheduler",
     "Session",
     "Slice",
-    "SliceInfo",
     "Step",
     "StepContext",
     "StepResult",

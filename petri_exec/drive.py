@@ -14,18 +14,19 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 import attrs
 
-from .compile import compile_run, marking_of
-from .errors import NotEnabledError, UsageError
+from .compile import _compile, compile_run, marking_of
+from .errors import NotEnabledError, RunFileError, TemplateError, UsageError
 from .events import Event, Journal, journal_path, read_journal
 from .handlers import HANDLERS, HandlerEnv
-from .model import Run
+from .model import Run, Slice
 from .net import Net, Transition, not_enabled
-from .ports import PortCaller, SliceInfo, StepContext, StepResult, missing_port_reason, resolve_port
-from .runfile import load_run, save_run, validate_run, write_atomic
+from .ports import PortCaller, StepContext, StepResult, missing_port_reason, resolve_port
+from .runfile import load_checked, save_run, validate_checked, write_atomic
 from .schedulers import LinearScheduler, PetriScheduler, Scheduler, Session, open_session
 from .templates import Template, load_template
 
@@ -67,29 +68,33 @@ class _LiveRun:
     def __init__(self, run: Run, template: Template) -> None:
         self.base = run
         self.status = run.status
-        self.facts = dict(run.facts)
+        self.facts: dict[str, Any] = dict(run.facts)
+        self._facts_view: Mapping[str, Any] = MappingProxyType(dict(run.facts))
         self.slices = list(run.slices)
         self.index = {s.id: i for i, s in enumerate(run.slices)}
         self.run_targets = {st.name: st.target for st in template.run.steps}
         self.slice_targets = {st.name: st.target for st in template.slice.steps}
         rl = template.run
-        self.end_pos = rl.position(rl.end)
-        self.lane = rl
+        self._end_pos = rl.position(rl.end)
+        self._lane = rl
+        self.at_end = rl.position(run.status) >= self._end_pos
 
-    def at_end(self) -> bool:
-        return self.lane.position(self.status) >= self.end_pos
+    def run_facts(self) -> Mapping[str, Any]:
+        """A read-only snapshot of the run's facts (rebuilt only when a run step adds some)."""
+        return self._facts_view
 
     def apply(self, t: Transition, facts: Mapping[str, Any]) -> None:
-        if t.slice_id is None:
+        k = self.index.get(t.slice_id) if t.slice_id is not None else None
+        if k is None:
             self.status = self.run_targets[t.step]
-            self.facts.update(facts)
+            self.at_end = self._lane.position(self.status) >= self._end_pos
+            if facts:
+                self.facts.update(facts)
+                self._facts_view = MappingProxyType(dict(self.facts))
         else:
-            k = self.index[t.slice_id]
             s = self.slices[k]
-            self.slices[k] = attrs.evolve(
-                s, status=self.slice_targets[t.step], facts={**s.facts, **facts} if facts
-                else s.facts
-            )
+            self.slices[k] = Slice(s.id, self.slice_targets[t.step], s.depends_on, s.title,
+                                   s.epic, {**s.facts, **facts} if facts else s.facts, s.meta)
 
     def snapshot(self) -> Run:
         return attrs.evolve(self.base, status=self.status, facts=dict(self.facts),
@@ -97,12 +102,12 @@ class _LiveRun:
 
 
 def _resolve_scheduler(
-    spec: str | Scheduler | Any, run: Run, template: Template
+    spec: str | Scheduler | Any, run: Run, template: Template, deps: list[tuple[int, ...]]
 ) -> Scheduler | Any:
     if spec == "petri":
-        return PetriScheduler.for_run(run, template=template)
+        return PetriScheduler(_compile(run, template, False, deps))
     if spec == "linear":
-        return LinearScheduler.for_run(run, template=template)
+        return LinearScheduler(_compile(run, template, True, deps))
     if isinstance(spec, str):
         raise UsageError(f"unknown scheduler {spec!r}; use 'petri', 'linear' or a Scheduler")
     if not hasattr(spec, "ready") or not hasattr(spec, "net"):
@@ -122,15 +127,18 @@ class _Driver:
     ) -> None:
         if isinstance(run, Run):
             self.path: Path | None = None
-            template = load_template(run.template, template_dirs)
-            loaded = validate_run(run, template=template)
+            try:
+                template = load_template(run.template, template_dirs)
+            except TemplateError as e:
+                raise RunFileError(str(e), json_path="template") from None
+            deps = validate_checked(run, template)
+            loaded = run
         else:
             self.path = Path(run)
-            loaded = load_run(self.path, template_dirs=template_dirs)
-            template = load_template(loaded.template, template_dirs)
+            loaded, template, deps = load_checked(self.path, template_dirs=template_dirs)
         self.template = template
         self.live = _LiveRun(loaded, template)
-        self.scheduler = _resolve_scheduler(scheduler, loaded, template)
+        self.scheduler = _resolve_scheduler(scheduler, loaded, template, deps)
         self.net: Net = self.scheduler.net
         self._full_net: Net | None = None
         try:
@@ -153,6 +161,8 @@ class _Driver:
                         self.attempts.get(ev.transition, 0), ev.attempt or 1
                     )
             self.journal = Journal(jpath)
+        self.observed = self.journal is not None or on_event is not None
+        self._ports: dict[str, Callable[[StepContext], Any] | None] = {}
         self.fired = 0
 
     def close(self) -> None:
@@ -163,6 +173,9 @@ class _Driver:
     # -- events -----------------------------------------------------------------
 
     def emit(self, kind: str, **fields: Any) -> None:
+        if not self.observed:
+            self.seq += 1
+            return
         event = Event(kind=kind, seq=self.seq, time=time.time(), run_id=self.live.base.run_id,
                       **fields)
         self.seq += 1
@@ -184,32 +197,32 @@ class _Driver:
                 self._full_net = compile_run(self.live.snapshot(), template=self.template)
         return self._full_net
 
+    def port(self, ports: Any, name: str) -> Callable[[StepContext], Any] | None:
+        """The port called ``name`` (looked up once per drive)."""
+        try:
+            return self._ports[name]
+        except KeyError:
+            fn = self._ports[name] = resolve_port(ports, name)
+            return fn
+
     def context(self, t: Transition, attempt: int) -> StepContext:
         live = self.live
-        info = None
-        if t.slice_id is not None:
-            s = live.slices[live.index[t.slice_id]]
-            info = SliceInfo(s.id, s.title, s.epic, s.depends_on, s.status, s.facts, s.meta)
+        k = live.index.get(t.slice_id) if t.slice_id is not None else None
+        info = live.slices[k] if k is not None else None
+        run_id = live.base.run_id
         return StepContext(
-            run_id=live.base.run_id,
-            transition=t.name,
-            step=t.step,
-            slice_id=t.slice_id,
-            slice=info,
-            run_facts=dict(live.facts),
-            attempt=attempt,
-            idempotency_key=f"{live.base.run_id}/{t.name}",
-            run_dir=self.path.parent if self.path is not None else None,
-            port=t.port,
-            run_status=live.status,
+            run_id, t.name, t.step, t.slice_id, info, live.run_facts(), attempt,
+            run_id + "/" + t.name, self.path.parent if self.path is not None else None,
+            t.port, live.status,
         )
 
     def attempt(self, t: Transition, ports: Any) -> StepResult:
         n = self.attempts.get(t.name, 0) + 1
         self.attempts[t.name] = n
         ctx = self.context(t, n)
-        self.emit("transition_started", transition=t.name, attempt=n)
-        fn = resolve_port(ports, t.port) if t.port is not None else None
+        if self.observed:
+            self.emit("transition_started", transition=t.name, attempt=n)
+        fn = self.port(ports, t.port) if t.port is not None else None
         if t.port is not None and fn is None:
             return StepResult.fail(missing_port_reason(t.port, t.name))
         call_port = None
@@ -221,7 +234,7 @@ class _Driver:
 
         if t.handler is not None:
             env = HandlerEnv(
-                slices=lambda: list(self.live.slices),
+                slices=lambda: self.live.slices,
                 net=self.full_net,
                 marking=self.session.marking,
                 run_path=self.path,
@@ -237,12 +250,15 @@ class _Driver:
         return StepResult()
 
     def commit(self, t: Transition, result: StepResult) -> None:
-        effect = self.net.effect(t)
         self.session.fire(t)
         self.live.apply(t, result.facts)
         if self.path is not None:
             save_run(self.live.snapshot(), self.path)
         self.fired += 1
+        if not self.observed:
+            self.seq += 1
+            return
+        effect = self.net.effect(t)
         self.emit(
             "transition_fired",
             transition=t.name,
@@ -270,30 +286,33 @@ class _Driver:
     # -- the loop ---------------------------------------------------------------
 
     def loop(self, ports: Any, max_firings: int | None) -> DriveOutcome:
-        pending: list[tuple[int, Transition]] = []
+        pending: list[int] = []
         session = self.session
+        transitions = self.net.transitions
+        live = self.live
+        push, pop = heapq.heappush, heapq.heappop
         while True:
-            if self.live.at_end():
-                self.emit("net_completed", run_status=self.live.status)
+            if live.at_end:
+                self.emit("net_completed", run_status=live.status)
                 return self.outcome("completed")
             if max_firings is not None and self.fired >= max_firings:
                 reason = f"max_firings={max_firings} reached"
-                self.emit("net_paused", reason=reason, run_status=self.live.status)
+                self.emit("net_paused", reason=reason, run_status=live.status)
                 return self.outcome("paused", reason=reason)
             for t in session.get_ready():
-                heapq.heappush(pending, (t.index, t))
+                push(pending, t.index)
             nxt = None
             while pending:
-                _, cand = heapq.heappop(pending)
-                if session.is_enabled(cand) and not cand.manual:
+                cand = transitions[pop(pending)]
+                if not cand.manual and session.is_enabled(cand):
                     nxt = cand
                     break
             if nxt is None:
                 reason = self.deadlock_reason()
-                self.emit("net_deadlocked", reason=reason, run_status=self.live.status)
+                self.emit("net_deadlocked", reason=reason, run_status=live.status)
                 return self.outcome("deadlocked", reason=reason)
             result = self.attempt(nxt, ports)
-            if result.failed:
+            if result.reason is not None:
                 return self.halt(nxt, result)
             self.commit(nxt, result)
 

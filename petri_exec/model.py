@@ -16,7 +16,7 @@ __all__ = ["Epic", "Run", "Slice", "dependencies", "topological_order"]
 
 
 def _tuple(value: Iterable[str]) -> tuple[str, ...]:
-    return tuple(value)
+    return value if type(value) is tuple else tuple(value)
 
 
 def _slices(value: Iterable[Slice]) -> tuple[Slice, ...]:

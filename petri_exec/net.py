@@ -137,6 +137,7 @@ class Net:
 
     __slots__ = (
         "_by_name",
+        "_effects",
         "_place_index",
         "_sources",
         "_watch",
@@ -157,6 +158,7 @@ class Net:
         read: Sequence[Iterable[Arc]],
         *,
         name: str = "net",
+        check: bool = True,
     ) -> None:
         """Build a net.
 
@@ -167,6 +169,8 @@ class Net:
             produce: Per transition, producing arcs.
             read: Per transition, read arcs.
             name: The net's name.
+            check: Merge duplicate arcs and check indexes and weights (the compiler, whose
+                output is already normal, passes False).
 
         Raises:
             ValueError: Duplicate names, bad indexes or weights, or mismatched lengths.
@@ -185,24 +189,33 @@ class Net:
         self._by_name = {t.name: t for t in self.transitions}
         if len(self._by_name) != n:
             raise ValueError("transition names must be unique")
-        self.consume = tuple(_norm(a, _add) for a in consume)
-        self.produce = tuple(_norm(a, _add) for a in produce)
-        self.read = tuple(_norm(a, max) for a in read)
         nplaces = len(self.places)
+        if check:
+            self.consume = tuple(_norm(a, _add) for a in consume)
+            self.produce = tuple(_norm(a, _add) for a in produce)
+            self.read = tuple(_norm(a, max) for a in read)
+            for i in range(n):
+                for p, _ in (*self.consume[i], *self.read[i], *self.produce[i]):
+                    if not 0 <= p < nplaces:
+                        raise ValueError(
+                            f"transition {self.transitions[i].name!r}: bad place {p}"
+                        )
+        else:
+            self.consume = tuple(consume)  # type: ignore[arg-type]
+            self.produce = tuple(produce)  # type: ignore[arg-type]
+            self.read = tuple(read)  # type: ignore[arg-type]
         watch: list[list[Arc]] = [[] for _ in range(nplaces)]
         sources: list[int] = []
-        for i in range(n):
-            for p, w in (*self.consume[i], *self.read[i]):
-                if not 0 <= p < nplaces:
-                    raise ValueError(f"transition {self.transitions[i].name!r}: bad place {p}")
+        for i, (cons, rd) in enumerate(zip(self.consume, self.read, strict=True)):
+            for p, w in cons:
                 watch[p].append((i, w))
-            for p, _ in self.produce[i]:
-                if not 0 <= p < nplaces:
-                    raise ValueError(f"transition {self.transitions[i].name!r}: bad place {p}")
-            if not self.consume[i] and not self.read[i]:
+            for p, w in rd:
+                watch[p].append((i, w))
+            if not cons and not rd:
                 sources.append(i)
-        self._watch = tuple(tuple(w) for w in watch)
+        self._watch = watch
         self._sources = tuple(sources)
+        self._effects: list[Effect | None] = [None] * n
 
     def __repr__(self) -> str:
         return (
@@ -220,7 +233,7 @@ class Net:
 
     def watchers(self, place: int) -> tuple[Arc, ...]:
         """``(transition index, weight)`` of every consuming or read arc from ``place``."""
-        return self._watch[place]
+        return tuple(self._watch[place])
 
     def transition(self, name: str) -> Transition:
         """The transition called ``name``.
@@ -259,12 +272,15 @@ class Net:
             UnknownTransitionError: ``t`` is not in this net.
         """
         i = self._own(t)
-        return Effect(
-            self.transitions[i],
-            self._arcs_named(self.consume[i]),
-            self._arcs_named(self.produce[i]),
-            self._arcs_named(self.read[i]),
-        )
+        effect = self._effects[i]
+        if effect is None:
+            effect = self._effects[i] = Effect(
+                self.transitions[i],
+                self._arcs_named(self.consume[i]),
+                self._arcs_named(self.produce[i]),
+                self._arcs_named(self.read[i]),
+            )
+        return effect
 
     def missing(
         self, t: Transition | str, marking: Mapping[str, int]
@@ -401,6 +417,10 @@ class NetState:
         """Whether ``t`` is enabled now. O(1)."""
         return self._missing[self._net._own(t)] == 0
 
+    def index_enabled(self, i: int) -> bool:
+        """Whether the transition with index ``i`` is enabled now. O(1)."""
+        return self._missing[i] == 0
+
     def missing(self, t: Transition) -> list[tuple[str, int, int]]:
         """``(place, needed, present)`` for each arc of ``t`` lacking tokens."""
         net = self._net
@@ -439,29 +459,30 @@ class NetState:
         """
         net = self._net
         i = net._own(t)
-        if self._missing[i]:
+        missing = self._missing
+        if missing[i]:
             raise not_enabled(net.transitions[i], self.missing(t))
         tokens = self._tokens
-        for p, w in net.consume[i]:
-            self._move(p, tokens[p] - w)
-        for p, w in net.produce[i]:
-            self._move(p, tokens[p] + w)
-        self.fired += 1
-
-    def _move(self, p: int, new: int) -> None:
-        tokens = self._tokens
-        old = tokens[p]
-        tokens[p] = new
-        watch = self._net._watch[p]
-        self.arc_checks += len(watch)
-        missing = self._missing
-        for u, w in watch:
-            was = old >= w
-            now = new >= w
-            if was != now:
-                if now:
-                    missing[u] -= 1
-                    if missing[u] == 0:
-                        self._fresh.append(u)
-                else:
+        watch = net._watch
+        fresh = self._fresh
+        checks = 0
+        for p, dw in net.consume[i]:
+            old = tokens[p]
+            new = tokens[p] = old - dw
+            watchers = watch[p]
+            checks += len(watchers)
+            for u, w in watchers:
+                if old >= w > new:  # this arc lost its tokens
                     missing[u] += 1
+        for p, dw in net.produce[i]:
+            old = tokens[p]
+            new = tokens[p] = old + dw
+            watchers = watch[p]
+            checks += len(watchers)
+            for u, w in watchers:
+                if old < w <= new:  # this arc got its tokens
+                    missing[u] -= 1
+                    if not missing[u]:
+                        fresh.append(u)
+        self.arc_checks += checks
+        self.fired += 1

@@ -17,9 +17,10 @@ from typing import Any
 
 import attrs
 
+from .model import Slice
+
 __all__ = [
     "PortCaller",
-    "SliceInfo",
     "StepContext",
     "StepResult",
     "missing_port_reason",
@@ -75,29 +76,6 @@ class StepResult:
 
 
 @attrs.frozen
-class SliceInfo:
-    """What a port sees of its slice.
-
-    Attributes:
-        id: Slice id.
-        title: Title or None.
-        epic: Epic id or None.
-        depends_on: Direct dependencies.
-        status: Its status before this step.
-        facts: Facts recorded so far.
-        meta: Free-form user data or None.
-    """
-
-    id: str
-    title: str | None
-    epic: str | None
-    depends_on: tuple[str, ...]
-    status: str
-    facts: Mapping[str, Any]
-    meta: Mapping[str, Any] | None
-
-
-@attrs.frozen
 class StepContext:
     """Everything a port is told about the step it performs.
 
@@ -106,7 +84,8 @@ class StepContext:
         transition: The transition's name (``agent_result:api``).
         step: The template step (``agent_result``).
         slice_id: The slice, or None for run steps.
-        slice: The slice's data, or None for run steps.
+        slice: The slice as it is before this step (id, title, epic, depends_on, status,
+            facts, meta), or None for run steps.
         run_facts: The run's facts so far.
         attempt: 1 for the first attempt of this transition, then 2, 3, …
         idempotency_key: Stable across attempts of the same transition of the same run:
@@ -120,7 +99,7 @@ class StepContext:
     transition: str
     step: str
     slice_id: str | None
-    slice: SliceInfo | None
+    slice: Slice | None
     run_facts: Mapping[str, Any]
     attempt: int
     idempotency_key: str
@@ -165,7 +144,7 @@ def normalise_result(value: Any, port: str) -> StepResult:
         The result; a wrong shape or facts that are not JSON become a failure naming the port.
     """
     if value is None:
-        return StepResult()
+        return _OK
     if isinstance(value, StepResult):
         result = value
     elif isinstance(value, Mapping):
@@ -184,6 +163,9 @@ def normalise_result(value: Any, port: str) -> StepResult:
         return StepResult.fail(f"port {port!r} returned facts that are not JSON ({e}); "
                                "return JSON values only")
     return result
+
+
+_OK = StepResult()
 
 
 class PortCaller:
@@ -209,6 +191,8 @@ class PortCaller:
         """
         try:
             value = fn(ctx)
+            if value is None:
+                return _OK
             if inspect.isawaitable(value):
                 value = self._await(value)
         except Exception as e:

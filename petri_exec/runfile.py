@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .compile import gc_paused
 from .errors import RunFileError, TemplateError
 from .model import Epic, Run, Slice, dependencies
 from .templates import Template, load_template
@@ -118,6 +119,17 @@ def load_run(
     Raises:
         RunFileError: The file is unreadable, not JSON, or breaks a rule of the format.
     """
+    return load_checked(path, template_dirs=template_dirs)[0]
+
+
+def load_checked(
+    path: str | os.PathLike[str], *, template_dirs: Iterable[str | os.PathLike[str]] = ()
+) -> tuple[Run, Template, list[tuple[int, ...]]]:
+    """:func:`load_run` that also returns the template and each slice's dependencies.
+
+    Raises:
+        RunFileError: As :func:`load_run`.
+    """
     file = os.fspath(path)
     try:
         raw = Path(file).read_bytes()
@@ -149,7 +161,7 @@ def load_run(
     if duplicated and (dup := _find_duplicate(data)) is not None:
         raise RunFileError(f"key {dup[1]!r} appears twice in one JSON object; keep one (a "
                            "duplicate key would silently drop data)", file=file, json_path=dup[0])
-    return parse_run(data, file=file, template_dirs=template_dirs)
+    return parse_checked(data, file=file, template_dirs=template_dirs)
 
 
 def parse_run(
@@ -173,6 +185,31 @@ def parse_run(
     Raises:
         RunFileError: Any rule of the format is broken.
     """
+    return parse_checked(data, file=file, template_dirs=template_dirs, template=template)[0]
+
+
+def parse_checked(
+    data: Any,
+    *,
+    file: str | None = None,
+    template_dirs: Iterable[str | os.PathLike[str]] = (),
+    template: Template | None = None,
+) -> tuple[Run, Template, list[tuple[int, ...]]]:
+    """:func:`parse_run` that also returns the template and each slice's dependencies.
+
+    Raises:
+        RunFileError: As :func:`parse_run`.
+    """
+    with gc_paused():
+        return _parse(data, file, template_dirs, template)
+
+
+def _parse(
+    data: Any,
+    file: str | None,
+    template_dirs: Iterable[str | os.PathLike[str]],
+    template: Template | None,
+) -> tuple[Run, Template, list[tuple[int, ...]]]:
     c = _Ctx(file)
     if not isinstance(data, dict):
         raise c.fail("", f"the document must be a JSON object, got {_kind(data)}")
@@ -199,53 +236,30 @@ def parse_run(
     slices_raw = _arr(c, data, "slices", "", required=True)
 
     epics: list[Epic] = []
-    epic_ids: dict[str, int] = {}
     for i, raw_epic in enumerate(epics_raw):
         p = f"epics[{i}]"
         if not isinstance(raw_epic, dict):
             raise c.fail(p, f"an epic must be an object, got {_kind(raw_epic)}")
         _keys(c, raw_epic, _EPIC_KEYS, p, "epic")
-        eid = _id(c, raw_epic, p)
-        if eid in epic_ids:
-            raise c.fail(f"{p}.id", f"duplicate epic id {eid!r} (also epics[{epic_ids[eid]}])")
-        epic_ids[eid] = i
-        epics.append(Epic(eid, _id_list(c, raw_epic, p)))
-    for i, epic in enumerate(epics):
-        for j, d in enumerate(epic.depends_on):
-            if d not in epic_ids:
-                raise c.fail(f"epics[{i}].depends_on[{j}]", _unknown("epic", d, epic_ids))
-    cycle = _find_cycle([[epic_ids[d] for d in ep.depends_on] for ep in epics])
-    if cycle:
-        names = " -> ".join(epics[k].id for k in cycle)
-        raise c.fail(f"epics[{cycle[0]}].depends_on", f"epic dependency cycle {names}; "
-                     "remove one of these dependencies")
+        epics.append(Epic(_req_str(c, raw_epic, "id", p), _id_list(c, raw_epic, p)))
 
     slices: list[Slice] = []
-    slice_ids: dict[str, int] = {}
     for i, s in enumerate(slices_raw):
         p = f"slices[{i}]"
         if not isinstance(s, dict):
             raise c.fail(p, f"a slice must be an object, got {_kind(s)}")
         _keys(c, s, _SLICE_KEYS, p, "slice")
-        sid = _id(c, s, p)
-        if sid in slice_ids:
-            raise c.fail(f"{p}.id", f"duplicate slice id {sid!r} (also slices[{slice_ids[sid]}])")
-        slice_ids[sid] = i
+        sid = _req_str(c, s, "id", p)
         title = s.get("title")
         if title is not None and not isinstance(title, str):
             raise c.fail(f"{p}.title", f"expected a string, got {_kind(title)}")
         epic_id = s.get("epic")
-        if epic_id is not None:
-            if not isinstance(epic_id, str):
-                raise c.fail(f"{p}.epic", f"expected an epic id (string), got {_kind(epic_id)}")
-            if epic_id not in epic_ids:
-                raise c.fail(f"{p}.epic", _unknown("epic", epic_id, epic_ids))
-        sstatus = s.get("status", slice_lane.initial)
-        _status(c, f"{p}.status", sstatus, slice_lane.statuses, "slice")
+        if epic_id is not None and not isinstance(epic_id, str):
+            raise c.fail(f"{p}.epic", f"expected an epic id (string), got {_kind(epic_id)}")
         slices.append(
             Slice(
                 id=sid,
-                status=sstatus,
+                status=s.get("status", slice_lane.initial),
                 depends_on=_id_list(c, s, p),
                 title=title,
                 epic=epic_id,
@@ -253,36 +267,158 @@ def parse_run(
                 meta=_obj(c, s, "meta", p),
             )
         )
-    for i, s in enumerate(slices):
-        for j, d in enumerate(s.depends_on):
-            if d not in slice_ids:
-                raise c.fail(f"slices[{i}].depends_on[{j}]", _unknown("slice", d, slice_ids))
-            if d == s.id:
-                raise c.fail(f"slices[{i}].depends_on[{j}]",
-                             f"slice {d!r} depends on itself; remove it")
     run = Run(run_id=run_id, slices=tuple(slices), template=tname, status=status,
               facts=facts, epics=tuple(epics), meta=meta)
-    _check_graph(c, run, template)
-    return run
+    return run, template, check_run(run, template, file=file)
 
 
 def validate_run(run: Run, *, template: Template | None = None) -> Run:
-    """Validate an in-memory run exactly as :func:`load_run` validates a file.
+    """Validate an in-memory run with the same rules :func:`load_run` applies to a file.
 
     Args:
         run: The run.
         template: Its template (looked up by name when None).
 
     Returns:
-        The run, normalised as a loaded file would be.
+        ``run`` itself (already normal: defaults are filled in by the constructors).
 
     Raises:
-        RunFileError: A rule of the format is broken.
+        RunFileError: A rule of the format is broken (the message names the JSON path the
+            value would have in run.json).
     """
-    return parse_run(run_to_json(run), template=template)
+    if template is None:
+        try:
+            template = load_template(run.template)
+        except TemplateError as e:
+            raise RunFileError(str(e), json_path="template") from None
+    validate_checked(run, template)
+    return run
 
 
-def _check_graph(c: _Ctx, run: Run, template: Template) -> None:
+def validate_checked(run: Run, template: Template) -> list[tuple[int, ...]]:
+    """:func:`validate_run` that returns each slice's dependencies.
+
+    Raises:
+        RunFileError: As :func:`validate_run`.
+    """
+    with gc_paused():
+        return _validate(run, template)
+
+
+def _validate(run: Run, template: Template) -> list[tuple[int, ...]]:
+    c = _Ctx(None)
+    if run.version != 1 or isinstance(run.version, bool):
+        raise c.fail("version", f"unsupported version {_json(run.version)}; only 1 is known")
+    if not isinstance(run.run_id, str) or not run.run_id:
+        raise c.fail("run_id", f"expected a non-empty string, got {_kind(run.run_id)}")
+    _free_form(c, run.facts, run.meta, "")
+    for i, e in enumerate(run.epics):
+        if not isinstance(e, Epic):
+            raise c.fail(f"epics[{i}]", f"expected an Epic, got {type(e).__name__}")
+        _str_list(c, e.depends_on, f"epics[{i}]")
+    for i, s in enumerate(run.slices):
+        p = f"slices[{i}]"
+        if not isinstance(s, Slice):
+            raise c.fail(p, f"expected a Slice, got {type(s).__name__}")
+        if not (s.title is None or isinstance(s.title, str)):
+            raise c.fail(f"{p}.title", f"expected a string, got {_kind(s.title)}")
+        if not (s.epic is None or isinstance(s.epic, str)):
+            raise c.fail(f"{p}.epic", f"expected an epic id (string), got {_kind(s.epic)}")
+        _str_list(c, s.depends_on, p)
+        _free_form(c, s.facts, s.meta, p)
+    return check_run(run, template)
+
+
+def _str_list(c: _Ctx, items: tuple[str, ...], path: str) -> None:
+    for j, d in enumerate(items):
+        if not isinstance(d, str):
+            raise c.fail(f"{path}.depends_on[{j}]", f"expected an id (string), got {_kind(d)}")
+
+
+def _free_form(c: _Ctx, facts: Any, meta: Any, path: str) -> None:
+    if not isinstance(facts, Mapping):
+        raise c.fail(_join(path, "facts"), f"expected a JSON object, got {_kind(facts)}")
+    if meta is not None and not isinstance(meta, Mapping):
+        raise c.fail(_join(path, "meta"), f"expected a JSON object, got {_kind(meta)}")
+
+
+def check_run(run: Run, template: Template, *, file: str | None = None
+              ) -> list[tuple[int, ...]]:
+    """The semantic rules of run.json on a structurally sound :class:`Run`: ids, statuses,
+    references, cycles, and statuses consistent with dependencies and the frontier.
+
+    Args:
+        run: The run.
+        template: Its template.
+        file: The file it came from, for messages.
+
+    Returns:
+        Every slice's effective dependencies (as :func:`petri_exec.model.dependencies`).
+
+    Raises:
+        RunFileError: A rule is broken.
+    """
+    c = _Ctx(file)
+    _status(c, "status", run.status, template.run.statuses, "run")
+    epic_ids: dict[str, int] = {}
+    for i, e in enumerate(run.epics):
+        _valid_id(c, e.id, f"epics[{i}].id")
+        if e.id in epic_ids:
+            raise c.fail(f"epics[{i}].id",
+                         f"duplicate epic id {e.id!r} (also epics[{epic_ids[e.id]}])")
+        epic_ids[e.id] = i
+        _no_repeats(c, e.depends_on, f"epics[{i}]")
+    for i, e in enumerate(run.epics):
+        for j, d in enumerate(e.depends_on):
+            if d not in epic_ids:
+                raise c.fail(f"epics[{i}].depends_on[{j}]", _unknown("epic", d, epic_ids))
+    cycle = _find_cycle([[epic_ids[d] for d in ep.depends_on] for ep in run.epics])
+    if cycle:
+        names = " -> ".join(run.epics[k].id for k in cycle)
+        raise c.fail(f"epics[{cycle[0]}].depends_on", f"epic dependency cycle {names}; "
+                     "remove one of these dependencies")
+    slice_ids: dict[str, int] = {}
+    statuses = template.slice.statuses
+    for i, s in enumerate(run.slices):
+        _valid_id(c, s.id, f"slices[{i}].id")
+        if s.id in slice_ids:
+            raise c.fail(f"slices[{i}].id",
+                         f"duplicate slice id {s.id!r} (also slices[{slice_ids[s.id]}])")
+        slice_ids[s.id] = i
+        if s.epic is not None and s.epic not in epic_ids:
+            raise c.fail(f"slices[{i}].epic", _unknown("epic", s.epic, epic_ids))
+        if s.status not in statuses:
+            _status(c, f"slices[{i}].status", s.status, statuses, "slice")
+        if s.depends_on:
+            _no_repeats(c, s.depends_on, f"slices[{i}]")
+    for i, s in enumerate(run.slices):
+        for j, d in enumerate(s.depends_on):
+            if d not in slice_ids:
+                raise c.fail(f"slices[{i}].depends_on[{j}]", _unknown("slice", d, slice_ids))
+            if d == s.id:
+                raise c.fail(f"slices[{i}].depends_on[{j}]",
+                             f"slice {d!r} depends on itself; remove it")
+    return _check_graph(c, run, template)
+
+
+def _valid_id(c: _Ctx, v: str, path: str) -> None:
+    if not isinstance(v, str):
+        raise c.fail(path, f"expected a non-empty string, got {_kind(v)}")
+    if not _ID.fullmatch(v):
+        raise c.fail(path, f"invalid id {v[:40]!r}: use 1-128 letters, digits, '_', '-' or '.'")
+
+
+def _no_repeats(c: _Ctx, items: tuple[str, ...], path: str) -> None:
+    if len(set(items)) == len(items):
+        return
+    seen: set[str] = set()
+    for j, d in enumerate(items):
+        if d in seen:
+            raise c.fail(f"{path}.depends_on[{j}]", f"{d!r} is listed twice; remove one")
+        seen.add(d)
+
+
+def _check_graph(c: _Ctx, run: Run, template: Template) -> list[tuple[int, ...]]:
     deps = dependencies(run)
     cycle = _find_cycle([list(d) for d in deps])
     if cycle:
@@ -314,6 +450,7 @@ def _check_graph(c: _Ctx, run: Run, template: Template) -> None:
                              f"the run is {run.status!r}, past {rlane.frontier!r}, but slice "
                              f"{s.id!r} is {s.status!r}, not {done!r}; complete the slice or "
                              "move the run back")
+    return deps
 
 
 def _find_cycle(edges: list[list[int]]) -> list[int] | None:
@@ -395,25 +532,13 @@ def _req_str(c: _Ctx, obj: Mapping[str, Any], key: str, path: str) -> str:
     return v
 
 
-def _id(c: _Ctx, obj: Mapping[str, Any], path: str) -> str:
-    v = _req_str(c, obj, "id", path)
-    if not _ID.fullmatch(v):
-        raise c.fail(f"{path}.id", f"invalid id {v[:40]!r}: use 1-128 letters, digits, "
-                     "'_', '-' or '.'")
-    return v
-
-
 def _id_list(c: _Ctx, obj: Mapping[str, Any], path: str) -> tuple[str, ...]:
     raw = obj.get("depends_on", [])
     if not isinstance(raw, list):
         raise c.fail(f"{path}.depends_on", f"expected an array of ids, got {_kind(raw)}")
-    seen: set[str] = set()
     for j, d in enumerate(raw):
         if not isinstance(d, str):
             raise c.fail(f"{path}.depends_on[{j}]", f"expected an id (string), got {_kind(d)}")
-        if d in seen:
-            raise c.fail(f"{path}.depends_on[{j}]", f"{d!r} is listed twice; remove one")
-        seen.add(d)
     return tuple(raw)
 
 
