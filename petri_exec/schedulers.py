@@ -154,11 +154,14 @@ class ScanSession:
         self._stale = True
 
     def get_ready(self) -> list[Transition]:
-        """Transitions from ``ready()`` not handed out yet, in net order."""
+        """Enabled transitions from ``ready()`` not handed out yet, in net order."""
         if not self._stale:
             return []
         self._stale = False
-        ready = self._scheduler.ready(self._state.marking())
+        state = self._state
+        # hand out only what is enabled: a scheduler that returns a disabled transition is
+        # not obeyed, and the transition is handed out again once it is enabled
+        ready = {t for t in self._scheduler.ready(state.marking()) if state.is_enabled(t)}
         self._handed = {t for t in self._handed if t in ready}
         new = sorted((t for t in ready if t not in self._handed), key=lambda t: t.index)
         self._handed.update(new)

@@ -1,0 +1,141 @@
+"""drive(): paused, deadlocked, custom schedulers, bad arguments; the public exports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+import petri_exec as pe
+from petri_exec.testing import FakePorts
+
+
+def _run(n: int = 3) -> pe.Run:
+    return pe.Run(run_id="m", template="minimal", slices=tuple(
+        pe.Slice(f"s{i}", depends_on=(f"s{i - 1}",) if i else ()) for i in range(n)))
+
+
+def test_paused_then_resumed(tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    pe.save_run(_run(), path)
+    out = pe.drive(path, FakePorts(), max_firings=2)
+    assert (out.status, out.fired, out.reason) == ("paused", 2, "max_firings=2 reached")
+    rest = pe.drive(path, FakePorts())
+    assert rest.status == "completed" and rest.fired == 3
+    events, _ = pe.read_journal(pe.journal_path(path))
+    assert [e.kind for e in events].count("net_paused") == 1
+    assert [e.seq for e in events] == list(range(len(events)))
+
+
+class Stalling(pe.Scheduler):
+    """Returns nothing once the run lane has started: drive() must report a deadlock."""
+
+    def __init__(self, net: pe.Net) -> None:
+        self.net = net
+
+    def ready(self, marking: Mapping[str, int]) -> frozenset[pe.Transition]:
+        if marking.get("run:created"):
+            return frozenset({self.net.transition("start")})
+        return frozenset()
+
+
+def test_deadlock_names_blocked_transitions_and_missing_tokens() -> None:
+    run = _run()
+    out = pe.drive(run, FakePorts(), scheduler=Stalling(pe.compile_run(run)))
+    assert out.status == "deadlocked" and out.run_status == "running"
+    assert out.reason is not None
+    assert out.reason.startswith("nothing is enabled before run status 'done': ")
+    assert "execute:s0 (enabled but not returned by the scheduler)" in out.reason
+    assert "execute:s1 waits for slice:s0:done" in out.reason
+
+
+class Reversed(pe.Scheduler):
+    """A custom scheduler through the ready()-only protocol: prefers later slices."""
+
+    def __init__(self, net: pe.Net) -> None:
+        self.net = net
+
+    def ready(self, marking: Mapping[str, int]) -> frozenset[pe.Transition]:
+        enabled = [t for t in self.net.enabled(marking) if not t.manual]
+        return frozenset(sorted(enabled, key=lambda t: -t.index)[:1])
+
+
+def test_custom_scheduler_reaches_the_same_run() -> None:
+    run = pe.Run(run_id="w", template="minimal",
+                 slices=tuple(pe.Slice(f"s{i}") for i in range(4)))
+    custom = pe.drive(run, FakePorts(), scheduler=Reversed(pe.compile_run(run)))
+    linear = pe.drive(run, FakePorts(), scheduler="linear")
+    assert custom.status == "completed"
+    assert pe.dump_run(custom.run) == pe.dump_run(linear.run)
+
+
+def test_scheduler_that_returns_disabled_transitions_is_not_obeyed() -> None:
+    class Liar(pe.Scheduler):
+        def __init__(self, net: pe.Net) -> None:
+            self.net = net
+
+        def ready(self, marking: Mapping[str, int]) -> frozenset[pe.Transition]:
+            return frozenset(self.net.transitions)  # everything, enabled or not
+
+    run = _run()
+    seen: list[pe.Event] = []
+    out = pe.drive(run, FakePorts(), scheduler=Liar(pe.compile_run(run)), on_event=seen.append)
+    assert out.status == "completed"
+    fired = [e.transition for e in seen if e.kind == "transition_fired"]
+    assert fired == ["start", "execute:s0", "execute:s1", "execute:s2", "finish"]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"scheduler": "fifo"}, "unknown scheduler 'fifo'"),
+    ({"scheduler": object()}, "has no ready()/net"),
+    ({"max_parallel": 4}, "max_parallel=4"),
+    ({"max_firings": -1}, "max_firings=-1"),
+])
+def test_bad_arguments(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(pe.UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        pe.drive(_run(), FakePorts(), **kwargs)  # type: ignore[arg-type]
+
+
+def test_invalid_in_memory_run_is_refused() -> None:
+    bad = pe.Run(run_id="x", template="minimal", slices=(pe.Slice("a", depends_on=("b",)),))
+    with pytest.raises(pe.RunFileError, match=r"<run>: slices\[0\].depends_on\[0\]: "):
+        pe.drive(bad, FakePorts())
+    with pytest.raises(pe.RunFileError, match="no template 'nope'"):
+        pe.drive(pe.Run(run_id="x", template="nope"), FakePorts())
+
+
+def test_public_exports() -> None:
+    assert sorted(pe.__all__) == sorted(set(pe.__all__))
+    for name in pe.__all__:
+        assert hasattr(pe, name), name
+    for name in ("load_run", "save_run", "compile_run", "marking_of", "PetriScheduler",
+                 "LinearScheduler", "drive", "fire", "StepContext", "StepResult",
+                 "PetriExecError", "RunFileError", "TemplateError", "NotEnabledError",
+                 "RunLockedError", "Run", "Net", "Marking", "Transition", "to_snakes",
+                 "DriveOutcome", "Event"):
+        assert name in pe.__all__, name
+    import petri_exec.testing as testing
+
+    assert set(testing.__all__) == {"BUILTIN_PORTS", "Call", "FakePorts"}
+
+
+def test_error_tree() -> None:
+    leaves = [pe.RunFileError, pe.TemplateError, pe.NotEnabledError, pe.RunLockedError,
+              pe.JournalError, pe.UnknownTransitionError, pe.UsageError, pe.PortError]
+    for leaf in leaves:
+        assert issubclass(leaf, pe.PetriExecError)
+        assert any(b.__module__ == "builtins" and b is not object for b in leaf.__mro__[2:])
+    assert issubclass(pe.RunFileError, ValueError)
+    assert issubclass(pe.NotEnabledError, RuntimeError)
+    assert issubclass(pe.RunLockedError, OSError)
+    assert issubclass(pe.UnknownTransitionError, LookupError)
+
+
+def test_marking_is_immutable_mapping() -> None:
+    m = pe.Marking({"a": 1, "b": 0})
+    assert dict(m) == {"a": 1} and m.get("b", 0) == 0
+    assert m == {"a": 1, "c": 0}
+    assert hash(m) == hash(pe.Marking({"a": 1}))
+    with pytest.raises(ValueError, match="non-negative integer"):
+        pe.Marking({"a": -1})
