@@ -9,7 +9,7 @@ Quick use::
 from __future__ import annotations
 
 from .compile import compile_run, linear_order, marking_of
-from .drive import DriveOutcome, drive, fire
+from .drive import DriveOutcome, abandon, drive, fire
 from .errors import (
     JournalError,
     NotEnabledError,
@@ -64,6 +64,7 @@ __all__ = [
     "UnknownTransitionError",
     "UsageError",
     "__version__",
+    "abandon",
     "compile_run",
     "drive",
     "dump_run",

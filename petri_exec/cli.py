@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import shutil
-import subprocess
 import sys
 import time
 import traceback
@@ -21,10 +19,12 @@ from .compile import compile_run, marking_of
 from .drive import DriveOutcome, drive, fire
 from .errors import PetriExecError, UsageError
 from .events import Event, journal_path, read_journal
+from .gvrender import render_dot
 from .model import Run, dependencies
-from .net import Net
 from .pnml import to_pnml
-from .render import Overlay, net_json, to_dot, to_dot_slices, to_mermaid
+from .render import net_json, to_dot
+from .render_slices import to_dot_slices, to_mermaid
+from .report import html_report, overlay_for
 from .runfile import load_run
 from .schedulers import LinearScheduler, PetriScheduler
 from .templates import Template, load_template
@@ -40,74 +40,15 @@ def _load(path: str) -> tuple[Run, Template]:
     return run, load_template(run.template)
 
 
-def _overlay(path: str, net: Net, run: Run) -> Overlay:
-    events, _ = read_journal(journal_path(path))
-    fired = frozenset(e.transition for e in events if e.kind == "transition_fired" and
-                      e.transition)
-    failed = reason = None
-    for e in reversed(events):
-        if e.kind in ("net_completed", "net_deadlocked", "net_paused"):
-            break
-        if e.kind == "transition_fired":
-            break
-        if e.kind == "net_halted":
-            failed, reason = e.transition, e.reason
-            break
-    enabled = frozenset(t.name for t in PetriScheduler(net).ready(marking_of(run)))
-    return Overlay(enabled=enabled, fired=fired, failed=failed, failed_reason=reason)
-
-
-def _render_svg(dot_src: str, fmt: str) -> bytes:
-    exe = shutil.which("dot")
-    if exe is None:
-        raise UsageError(
-            f"format {fmt!r} needs Graphviz: install the system package (apt-get install "
-            "graphviz / brew install graphviz); or use --format dot, mermaid or json"
-        )
-    proc = subprocess.run([exe, f"-T{fmt}"], input=dot_src.encode(), capture_output=True,
-                          check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"dot failed: {proc.stderr.decode(errors='replace').strip()}")
-    return proc.stdout
-
-
-def _html(run: Run, template: Template, svg: bytes, path: str) -> str:
-    from html import escape
-
-    events, _ = read_journal(journal_path(path))
-    rows = "".join(
-        f"<tr><td>{escape(s.id)}</td><td>{escape(s.title or '')}</td>"
-        f"<td>{escape(s.epic or '')}</td><td>{escape(s.status)}</td>"
-        f"<td>{escape(', '.join(s.depends_on))}</td></tr>" for s in run.slices)
-    jrows = "".join(
-        f"<tr><td>{e.seq}</td><td>{escape(e.kind)}</td><td>{escape(e.transition or '')}</td>"
-        f"<td>{escape(e.reason or '')}</td></tr>" for e in events[-500:])
-    svg_text = svg.decode("utf-8")
-    svg_text = svg_text[svg_text.find("<svg"):]
-    return (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-        f"<title>{escape(run.run_id)}</title><style>body{{font-family:sans-serif}}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style>"
-        f"</head><body><h1>run {escape(run.run_id)}: {escape(run.status)}</h1>"
-        f"<div class=\"net\">{svg_text}</div><h2>Legend</h2><ul>"
-        "<li>filled circle: a place holding a token</li><li>green box: enabled transition</li>"
-        "<li>grey text: fired</li><li>red box: the failed step of the last halt</li>"
-        "<li>house shape: manual gate</li><li>dashed arc: read arc (tested, not consumed)</li>"
-        f"</ul><h2>Slices</h2><table><tr><th>id</th><th>title</th><th>epic</th><th>status</th>"
-        f"<th>depends on</th></tr>{rows}</table><h2>Journal</h2><table><tr><th>seq</th>"
-        f"<th>event</th><th>transition</th><th>reason</th></tr>{jrows}</table></body></html>\n"
-    )
-
-
 def cmd_visualize(a: argparse.Namespace) -> int:
     run, template = _load(a.run)
     fmt = a.format or (Path(a.output).suffix.lstrip(".").lower() if a.output else "dot")
-    if fmt == "gv":
-        fmt = "dot"
+    fmt = {"gv": "dot", "htm": "html", "mmd": "mermaid"}.get(fmt, fmt)
     if fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        raise UsageError(f"{a.output}: unknown format {fmt!r} (from the file's extension); "
+                         f"use --format with one of {', '.join(FORMATS)}")
     net = compile_run(run, template=template)
-    overlay = _overlay(a.run, net, run)
+    overlay = overlay_for(a.run, net, run)
     view = a.view or ("slices" if len(run.slices) > 40 else "net")
     marking = marking_of(run)
     if fmt == "json":
@@ -121,9 +62,9 @@ def cmd_visualize(a: argparse.Namespace) -> int:
         if fmt == "dot":
             out = src
         elif fmt == "html":
-            out = _html(run, template, _render_svg(src, "svg"), a.run)
+            out = html_report(run, template, overlay, render_dot(src, "svg"), a.run)
         else:
-            out = _render_svg(src, fmt)
+            out = render_dot(src, fmt)
     if a.output:
         Path(a.output).write_bytes(out if isinstance(out, bytes) else out.encode("utf-8"))
     elif isinstance(out, bytes):

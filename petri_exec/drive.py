@@ -8,29 +8,31 @@ to before the attempt; the journal records ``transition_failed`` and ``net_halte
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Literal
 
 import attrs
 
 from .compile import _compile, compile_run, marking_of
+from .durable import load_durable, run_lock
 from .errors import NotEnabledError, RunFileError, TemplateError, UsageError
-from .events import Event, Journal, journal_path, read_journal
+from .events import Event, Journal, journal_path
 from .handlers import HANDLERS, HandlerEnv
-from .model import Run, Slice
+from .live import LiveRun
+from .model import Run
 from .net import Net, Transition, not_enabled
 from .ports import PortCaller, StepContext, StepResult, missing_port_reason, resolve_port
-from .runfile import load_checked, save_run, validate_checked, write_atomic
+from .runfile import save_run, validate_checked, write_atomic
 from .schedulers import LinearScheduler, PetriScheduler, Scheduler, Session, open_session
 from .templates import Template, load_template
 
-__all__ = ["DriveOutcome", "drive", "fire"]
+__all__ = ["DriveOutcome", "abandon", "drive", "fire"]
 
 log = logging.getLogger("petri_exec")
 
@@ -62,45 +64,6 @@ class DriveOutcome:
     detail: str | None = None
 
 
-class _LiveRun:
-    """The run being driven: O(1) updates per firing, a :class:`Run` on demand."""
-
-    def __init__(self, run: Run, template: Template) -> None:
-        self.base = run
-        self.status = run.status
-        self.facts: dict[str, Any] = dict(run.facts)
-        self._facts_view: Mapping[str, Any] = MappingProxyType(dict(run.facts))
-        self.slices = list(run.slices)
-        self.index = {s.id: i for i, s in enumerate(run.slices)}
-        self.run_targets = {st.name: st.target for st in template.run.steps}
-        self.slice_targets = {st.name: st.target for st in template.slice.steps}
-        rl = template.run
-        self._end_pos = rl.position(rl.end)
-        self._lane = rl
-        self.at_end = rl.position(run.status) >= self._end_pos
-
-    def run_facts(self) -> Mapping[str, Any]:
-        """A read-only snapshot of the run's facts (rebuilt only when a run step adds some)."""
-        return self._facts_view
-
-    def apply(self, t: Transition, facts: Mapping[str, Any]) -> None:
-        k = self.index.get(t.slice_id) if t.slice_id is not None else None
-        if k is None:
-            self.status = self.run_targets[t.step]
-            self.at_end = self._lane.position(self.status) >= self._end_pos
-            if facts:
-                self.facts.update(facts)
-                self._facts_view = MappingProxyType(dict(self.facts))
-        else:
-            s = self.slices[k]
-            self.slices[k] = Slice(s.id, self.slice_targets[t.step], s.depends_on, s.title,
-                                   s.epic, {**s.facts, **facts} if facts else s.facts, s.meta)
-
-    def snapshot(self) -> Run:
-        return attrs.evolve(self.base, status=self.status, facts=dict(self.facts),
-                            slices=tuple(self.slices))
-
-
 def _resolve_scheduler(
     spec: str | Scheduler | Any, run: Run, template: Template, deps: list[tuple[int, ...]]
 ) -> Scheduler | Any:
@@ -124,7 +87,28 @@ class _Driver:
         scheduler: str | Scheduler | Any,
         on_event: Callable[[Event], Any] | None,
         template_dirs: Iterable[str | os.PathLike[str]],
+        *,
+        checkpoint_every: int | None = None,
+        durability: str = "fsync",
     ) -> None:
+        self._exit = contextlib.ExitStack()
+        try:
+            self._open(run, scheduler, on_event, template_dirs, checkpoint_every, durability)
+        except BaseException:
+            self._exit.close()
+            raise
+
+    def _open(
+        self,
+        run: str | os.PathLike[str] | Run,
+        scheduler: str | Scheduler | Any,
+        on_event: Callable[[Event], Any] | None,
+        template_dirs: Iterable[str | os.PathLike[str]],
+        checkpoint_every: int | None,
+        durability: str,
+    ) -> None:
+        events: list[Event] = []
+        replayed = 0
         if isinstance(run, Run):
             self.path: Path | None = None
             try:
@@ -135,9 +119,15 @@ class _Driver:
             loaded = run
         else:
             self.path = Path(run)
-            loaded, template, deps = load_checked(self.path, template_dirs=template_dirs)
+            before = _signature(self.path)
+            durable = load_durable(self.path, template_dirs=template_dirs)  # validate first
+            self._exit.enter_context(run_lock(self.path))
+            if _signature(self.path) != before:  # another driver moved it meanwhile
+                durable = load_durable(self.path, template_dirs=template_dirs)
+            loaded, template, deps = durable.run, durable.template, durable.deps
+            events, replayed = durable.events, durable.replayed
         self.template = template
-        self.live = _LiveRun(loaded, template)
+        self.live = LiveRun(loaded, template)
         self.scheduler = _resolve_scheduler(scheduler, loaded, template, deps)
         self.net: Net = self.scheduler.net
         self._full_net: Net | None = None
@@ -149,26 +139,42 @@ class _Driver:
         self.on_event = on_event
         self.caller = PortCaller()
         self.attempts: dict[str, int] = {}
-        self.seq = 0
+        self.seq = events[-1].seq + 1 if events else 0
+        for ev in events:
+            if ev.kind == "transition_started" and ev.transition is not None:
+                self.attempts[ev.transition] = max(
+                    self.attempts.get(ev.transition, 0), ev.attempt or 1
+                )
         self.journal: Journal | None = None
         if self.path is not None:
-            jpath = journal_path(self.path)
-            events, _torn = read_journal(jpath)
-            self.seq = events[-1].seq + 1 if events else 0
-            for ev in events:
-                if ev.kind == "transition_started" and ev.transition is not None:
-                    self.attempts[ev.transition] = max(
-                        self.attempts.get(ev.transition, 0), ev.attempt or 1
-                    )
-            self.journal = Journal(jpath)
+            if durability not in ("fsync", "flush"):
+                raise UsageError(f"durability={durability!r}: use 'fsync' (safe against power "
+                                 "loss) or 'flush' (safe against a process crash only)")
+            self.journal = Journal(journal_path(self.path), fsync=durability == "fsync")
+            self._exit.callback(self.journal.close)
+        if checkpoint_every is not None and (
+            not isinstance(checkpoint_every, int) or checkpoint_every < 1
+        ):
+            raise UsageError(f"checkpoint_every={checkpoint_every!r} must be a positive integer")
+        # rewriting run.json (size ~ slices) at most once per ~len(transitions) firings keeps
+        # the amortized cost of persisting a firing constant
+        self.checkpoint_every = checkpoint_every or max(1000, len(self.net.transitions))
+        self.since_checkpoint = replayed
         self.observed = self.journal is not None or on_event is not None
         self._ports: dict[str, Callable[[StepContext], Any] | None] = {}
         self.fired = 0
 
     def close(self) -> None:
         self.caller.close()
-        if self.journal is not None:
-            self.journal.close()
+        self._exit.close()
+
+    def checkpoint(self) -> None:
+        """Rewrite run.json from the live run, then journal a ``checkpoint`` event."""
+        if self.path is None or not self.since_checkpoint:
+            return
+        save_run(self.live.snapshot(), self.path)
+        self.since_checkpoint = 0
+        self.emit("checkpoint", run_status=self.live.status)
 
     # -- events -----------------------------------------------------------------
 
@@ -252,8 +258,6 @@ class _Driver:
     def commit(self, t: Transition, result: StepResult) -> None:
         self.session.fire(t)
         self.live.apply(t, result.facts)
-        if self.path is not None:
-            save_run(self.live.snapshot(), self.path)
         self.fired += 1
         if not self.observed:
             self.seq += 1
@@ -267,12 +271,17 @@ class _Driver:
             produced=dict(effect.produced),
             facts=dict(result.facts),
         )
+        if self.path is not None:
+            self.since_checkpoint += 1
+            if self.since_checkpoint >= self.checkpoint_every:
+                self.checkpoint()
 
     def halt(self, t: Transition, result: StepResult) -> DriveOutcome:
         detail = result.facts.get("detail")
         detail = detail if isinstance(detail, str) else None
         self.emit("transition_failed", transition=t.name, attempt=self.attempts.get(t.name, 1),
                   reason=result.reason, facts=dict(result.facts) or None, detail=detail)
+        self.checkpoint()
         self.emit("net_halted", transition=t.name, reason=result.reason, detail=detail,
                   run_status=self.live.status)
         return self.outcome("halted", step=t.name, reason=result.reason, detail=detail)
@@ -292,11 +301,18 @@ class _Driver:
         live = self.live
         push, pop = heapq.heappush, heapq.heappop
         while True:
+            if live.abandoned is not None:
+                self.checkpoint()
+                self.emit("net_halted", reason="abandoned", detail=live.abandoned,
+                          run_status=live.status)
+                return self.outcome("halted", reason="abandoned", detail=live.abandoned)
             if live.at_end:
+                self.checkpoint()
                 self.emit("net_completed", run_status=live.status)
                 return self.outcome("completed")
             if max_firings is not None and self.fired >= max_firings:
                 reason = f"max_firings={max_firings} reached"
+                self.checkpoint()
                 self.emit("net_paused", reason=reason, run_status=live.status)
                 return self.outcome("paused", reason=reason)
             for t in session.get_ready():
@@ -309,6 +325,7 @@ class _Driver:
                     break
             if nxt is None:
                 reason = self.deadlock_reason()
+                self.checkpoint()
                 self.emit("net_deadlocked", reason=reason, run_status=live.status)
                 return self.outcome("deadlocked", reason=reason)
             result = self.attempt(nxt, ports)
@@ -349,6 +366,8 @@ def drive(
     max_firings: int | None = None,
     on_event: Callable[[Event], Any] | None = None,
     template_dirs: Iterable[str | os.PathLike[str]] = (),
+    checkpoint_every: int | None = None,
+    durability: str = "fsync",
 ) -> DriveOutcome:
     """Fire enabled transitions through ``ports`` until the run completes, halts,
     deadlocks or pauses.
@@ -365,21 +384,29 @@ def drive(
         on_event: Called with every :class:`Event`; an observer that raises is logged
             and ignored.
         template_dirs: Extra directories to look templates up in.
+        checkpoint_every: Rewrite run.json after this many firings (default: the larger of
+            1,000 and the number of transitions, so persisting costs O(1) per firing
+            amortized). run.json is always up to date when the call returns.
+        durability: ``"fsync"`` (default: every journal append is synced to disk) or
+            ``"flush"`` (written to the OS only: survives a process crash, not power loss).
 
     Returns:
-        The outcome.
+        The outcome (``halted`` with reason ``abandoned`` for an abandoned run).
 
     Raises:
         RunFileError: The run is invalid (nothing is modified).
         TemplateError: Its template cannot be found or is invalid.
-        UsageError: A bad argument (scheduler, max_parallel, max_firings).
+        JournalError: The journal is damaged or contradicts run.json (nothing is modified).
+        RunLockedError: Another drive or fire holds the run (nothing is modified).
+        UsageError: A bad argument (scheduler, max_parallel, max_firings, durability).
     """
     if max_parallel != 1:
         raise UsageError(f"max_parallel={max_parallel!r}: this release fires one step at a time; "
                          "use max_parallel=1")
     if max_firings is not None and (not isinstance(max_firings, int) or max_firings < 0):
         raise UsageError(f"max_firings={max_firings!r} must be a non-negative integer or None")
-    d = _Driver(run, scheduler, on_event, template_dirs)
+    d = _Driver(run, scheduler, on_event, template_dirs, checkpoint_every=checkpoint_every,
+                durability=durability)
     try:
         return d.loop(ports, max_firings)
     finally:
@@ -393,6 +420,7 @@ def fire(
     *,
     on_event: Callable[[Event], Any] | None = None,
     template_dirs: Iterable[str | os.PathLike[str]] = (),
+    durability: str = "fsync",
 ) -> DriveOutcome:
     """Fire one named transition by hand — the only way to fire a ``manual`` step.
 
@@ -402,18 +430,26 @@ def fire(
         ports: As for :func:`drive`.
         on_event: As for :func:`drive`.
         template_dirs: Extra template directories.
+        durability: As for :func:`drive`.
 
     Returns:
-        ``fired`` (with ``fired == 1``) or ``halted`` (nothing recorded in run.json).
+        ``fired`` (with ``fired == 1``) or ``halted`` (nothing recorded in run.json;
+        reason ``abandoned`` for an abandoned run).
 
     Raises:
         UnknownTransitionError: The net has no such transition.
         NotEnabledError: It is not enabled; the message names the missing tokens.
         RunFileError: The run is invalid.
+        JournalError: The journal is damaged or contradicts run.json.
+        RunLockedError: Another driver holds the run.
     """
-    d = _Driver(run, "petri", on_event, template_dirs)
+    d = _Driver(run, "petri", on_event, template_dirs, durability=durability)
     try:
         t = d.net.transition(transition)
+        if d.live.abandoned is not None:
+            d.emit("net_halted", transition=t.name, reason="abandoned", detail=d.live.abandoned,
+                   run_status=d.live.status)
+            return d.outcome("halted", step=t.name, reason="abandoned", detail=d.live.abandoned)
         if not d.session.is_enabled(t):
             err: NotEnabledError = not_enabled(t, d.session.missing(t))
             raise err
@@ -421,7 +457,64 @@ def fire(
         if result.failed:
             return d.halt(t, result)
         d.commit(t, result)
+        d.checkpoint()
         return d.outcome("fired")
     finally:
         d.close()
 
+
+
+def _signature(path: Path) -> tuple[int, ...]:
+    """What changes when another process rewrites run.json or appends to its journal."""
+    out: list[int] = []
+    for p in (path, journal_path(path)):
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            out.extend((0, 0, 0))
+        else:
+            out.extend((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def abandon(
+    path: str | os.PathLike[str],
+    reason: str,
+    *,
+    template_dirs: Iterable[str | os.PathLike[str]] = (),
+) -> Run:
+    """Mark a run abandoned: ``ready()`` is then empty and ``drive()``/``fire()`` return
+    ``halted`` with reason ``abandoned``. Every artifact stays; remove the ``abandoned``
+    key from run.json to undo it.
+
+    Args:
+        path: The run file.
+        reason: Why (recorded in run.json and the journal).
+        template_dirs: Extra template directories.
+
+    Returns:
+        The abandoned run.
+
+    Raises:
+        UsageError: ``reason`` is empty.
+        RunFileError: The run is invalid (nothing is modified).
+        JournalError: The journal is damaged or contradicts run.json.
+        RunLockedError: A driver holds the run.
+    """
+    if not isinstance(reason, str) or not reason.strip():
+        raise UsageError("abandon needs a non-empty reason (--reason TEXT)")
+    load_durable(path, template_dirs=template_dirs)  # refuse bad input before locking
+    with run_lock(path):
+        durable = load_durable(path, template_dirs=template_dirs)
+        run = attrs.evolve(durable.run, abandoned=reason)
+        seq = durable.events[-1].seq + 1 if durable.events else 0
+        journal = Journal(journal_path(path))
+        try:
+            journal.append(Event(kind="run_abandoned", seq=seq, time=time.time(),
+                                 run_id=run.run_id, reason=reason, run_status=run.status))
+            save_run(run, path)
+            journal.append(Event(kind="checkpoint", seq=seq + 1, time=time.time(),
+                                 run_id=run.run_id, run_status=run.status))
+        finally:
+            journal.close()
+    return run

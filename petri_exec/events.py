@@ -28,12 +28,17 @@ EVENT_KINDS = (
     "net_halted",
     "net_deadlocked",
     "net_paused",
+    "checkpoint",
+    "run_abandoned",
 )
 
 
 @attrs.frozen
 class Event:
     """One thing that happened to a run.
+
+    ``checkpoint`` means run.json now holds every firing journaled before it;
+    ``run_abandoned`` records :func:`petri_exec.abandon`.
 
     Attributes:
         kind: One of :data:`EVENT_KINDS`.

@@ -76,6 +76,7 @@ class Run:
         epics: Epics in file order.
         meta: Free-form user data, or None.
         version: Format version; always 1.
+        abandoned: Why the run was abandoned (see :func:`petri_exec.abandon`), or None.
     """
 
     run_id: str
@@ -86,6 +87,7 @@ class Run:
     epics: tuple[Epic, ...] = attrs.field(default=(), converter=_epics)
     meta: Mapping[str, Any] | None = None
     version: int = 1
+    abandoned: str | None = None
 
     def slice(self, slice_id: str) -> Slice:
         """The slice with id ``slice_id``.

@@ -1,26 +1,58 @@
-"""Drawing a run's net: DOT, Mermaid and the JSON form, with the current marking.
+"""Drawing a run's net: the DOT net view and the JSON form, with the current marking.
 
-Pure functions from values to text. What is drawn: places with their tokens, transitions
-(enabled ones stand out, fired ones from the journal are greyed, the failed step of the
-last halt in red with its reason, manual gates as gates), read arcs dashed, slices grouped
-by epic, the run lane as a spine. Every label is escaped for its format.
+Pure functions from values to text. What the net view draws: places with their tokens,
+transitions (enabled ones green, fired ones from the journal greyed, the failed step of the
+last halt red with its reason, manual gates as house-shaped gates), read arcs dashed with a
+round head (consuming arcs solid), slices grouped by epic, and the run lane as the spine
+along the top. Every label is escaped for its format. The slices view and Mermaid live in
+:mod:`petri_exec.render_slices`; the HTML report in :mod:`petri_exec.report`.
+
+Each SVG element carries a ``class`` naming what it is (``place marked``, ``transition
+enabled``, ``transition fired``, ``transition failed``, ``transition manual``,
+``slice done`` …) so that tools and tests can find it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
-from .model import Run, dependencies
+from .model import Run
 from .net import Net, Transition
 from .templates import Template
 
-__all__ = ["Overlay", "dot_escape", "mermaid_escape", "net_json", "to_dot", "to_mermaid"]
+__all__ = [
+    "COLOURS",
+    "Overlay",
+    "dot_escape",
+    "html_escape",
+    "mermaid_escape",
+    "net_json",
+    "shorten",
+    "to_dot",
+]
 
-_STATUS_COLOURS = {"done": "#b7e4c7", "started": "#ffe8a3", "initial": "#ffffff",
-                   "failed": "#f4a5a5"}
+#: Fill colours shared by every view and the HTML legend.
+COLOURS = {
+    "marked": "#3b6fb6",
+    "enabled": "#c8f7d4",
+    "enabled_border": "#1b7f3b",
+    "fired": "#e4e4e4",
+    "failed": "#f9c0c0",
+    "failed_border": "#c0392b",
+    "manual": "#e8e0ff",
+    "transition": "#f7f7f7",
+    "initial": "#ffffff",
+    "started": "#ffe8a3",
+    "done": "#b7e4c7",
+    "run_lane": "#eef3fb",
+    "read": "#5a7fb0",
+}
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @attrs.frozen
@@ -39,50 +71,97 @@ class Overlay:
     failed: str | None = None
     failed_reason: str | None = None
 
+    @property
+    def failed_slice(self) -> str | None:
+        """The slice of the failed transition, or None (a run step or no failure)."""
+        if self.failed and ":" in self.failed:
+            return self.failed.split(":", 1)[1]
+        return None
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
+
 
 def dot_escape(text: str) -> str:
-    """Escape ``text`` for a double-quoted DOT string (quotes, backslashes, newlines)."""
-    out = text.replace("\\", "\\\\").replace('"', '\\"')
-    return out.replace("\r", "").replace("\n", "\\n")
+    """Escape ``text`` for a double-quoted DOT string.
+
+    Backslashes are doubled (so Graphviz's ``\\N``, ``\\G``, ``\\l`` escapes cannot be
+    triggered), quotes are escaped, newlines become DOT line breaks, other control
+    characters are dropped. Braces, ``<`` and ``>`` are plain characters inside a quoted DOT
+    string; Graphviz escapes them itself when it writes SVG.
+
+    Args:
+        text: Any text.
+
+    Returns:
+        The escaped text, without the surrounding quotes.
+    """
+    out = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    out = out.replace("\\", "\\\\").replace('"', '\\"')
+    return out.replace("\n", "\\n")
+
+
+def html_escape(text: str) -> str:
+    """Escape ``text`` for HTML or XML text and attribute values (``& < > " '``)."""
+    out = _CONTROL.sub("", text)
+    return (out.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("'", "&#39;"))
 
 
 def mermaid_escape(text: str) -> str:
-    """Escape ``text`` for a quoted Mermaid label (entity codes, no newlines or brackets)."""
-    table = {'"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;", "\n": " ", "\r": " ",
-             "[": "#91;", "]": "#93;", "{": "#123;", "}": "#125;", "|": "#124;", "`": "#96;"}
-    return "".join(table.get(ch, ch) for ch in text)
+    """Escape ``text`` for a quoted Mermaid label (entity codes; no newlines or brackets).
+
+    Args:
+        text: Any text.
+
+    Returns:
+        The text with every character that Mermaid or the HTML it renders to could read
+        as syntax replaced by a Mermaid entity code (``#quot;``, ``#lt;`` …).
+    """
+    table = {'"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;", "#": "#35;",
+             "[": "#91;", "]": "#93;", "{": "#123;", "}": "#125;", "(": "#40;", ")": "#41;",
+             "|": "#124;", "`": "#96;", ";": "#59;", "\\": "#92;", "'": "#39;"}
+    flat = " ".join(_CONTROL.sub("", text).split("\n")).replace("\r", " ")
+    return "".join(table.get(ch, ch) for ch in flat)
 
 
 def _q(text: str) -> str:
     return f'"{dot_escape(text)}"'
 
 
-def _transition_attrs(t: Transition, ov: Overlay) -> str:
+def _transition_node(t: Transition, ov: Overlay) -> str:
     label = t.name if t.slice_id is None else t.step
-    parts = ["shape=box", "style=\"filled,rounded\"", "fillcolor=\"#f0f0f0\""]
+    fill, border, width, font = COLOURS["transition"], "#555555", 1, "black"
+    shape, style = "box", '"filled,rounded"'
+    classes = ["transition"]
     if t.manual:
-        parts = ["shape=house", "style=filled", "fillcolor=\"#e8e0ff\""]
-        label = f"{label}\n(manual gate)"
+        shape, style, fill = "house", "filled", COLOURS["manual"]
+        label += "\n(manual gate)"
+        classes.append("manual")
     if t.name in ov.fired:
-        parts.append("fontcolor=\"#777777\" color=\"#999999\"")
+        fill, border, font = COLOURS["fired"], "#999999", "#666666"
+        classes.append("fired")
     if t.name in ov.enabled:
-        parts.append("color=\"#1b7f3b\" penwidth=3 fillcolor=\"#c8f7d4\"")
+        fill, border, width, font = COLOURS["enabled"], COLOURS["enabled_border"], 3, "black"
+        classes.append("enabled")
+    tooltip = t.name + (f" (port {t.port})" if t.port else "") + \
+        (f" (handler {t.handler})" if t.handler else "")
     if t.name == ov.failed:
-        parts.append("color=\"#c0392b\" penwidth=3 fillcolor=\"#f9c0c0\"")
-        label = f"{label}\nFAILED: {ov.failed_reason or ''}"
-    cls = "enabled" if t.name in ov.enabled else ""
-    if t.name in ov.fired:
-        cls += " fired"
-    if t.name == ov.failed:
-        cls += " failed"
-    parts.append(f"class={_q(('transition ' + cls).strip())}")
-    parts.append(f"tooltip={_q(t.name)}")
-    return f"label={_q(label)} " + " ".join(parts)
+        fill, border, width, font = COLOURS["failed"], COLOURS["failed_border"], 3, "black"
+        label += "\nFAILED: " + shorten(ov.failed_reason or "", 60)
+        tooltip += f" FAILED: {ov.failed_reason or ''}"
+        classes.append("failed")
+    return (f"t{t.index} [label={_q(label)} shape={shape} style={style} "
+            f'fillcolor="{fill}" color="{border}" penwidth={width} fontcolor="{font}" '
+            f"class={_q(' '.join(classes))} tooltip={_q(tooltip)}];")
 
 
 def to_dot(net: Net, run: Run, template: Template, marking: Mapping[str, int],
            overlay: Overlay = Overlay()) -> str:
-    """The net view: every place and transition, grouped into the run lane and slices.
+    """The net view: every place and transition; the run lane on top, slices by epic.
 
     Args:
         net: The run's compiled net.
@@ -92,151 +171,79 @@ def to_dot(net: Net, run: Run, template: Template, marking: Mapping[str, int],
         overlay: Enabled, fired and failed transitions to highlight.
 
     Returns:
-        A DOT digraph.
+        A DOT digraph (left to right). Places are small circles with their status beside
+        them and a dot per token; consuming arcs are solid, read arcs dashed.
     """
-    lines = [f"digraph {_q(run.run_id)} {{", "  rankdir=LR;", "  newrank=true;",
-             '  node [fontname="Helvetica" fontsize=10];', '  edge [fontsize=9];',
-             f"  label={_q(f'run {run.run_id} ({run.template})')}; labelloc=t;"]
+    lines = [f"digraph {_q(run.run_id)} {{", "  rankdir=LR; newrank=true; nodesep=0.25;",
+             "  ranksep=0.3; forcelabels=true;",
+             '  node [fontname="Helvetica" fontsize=10];',
+             '  edge [arrowsize=0.6 color="#444444"];',
+             '  graph [fontname="Helvetica"];',
+             f"  label={_q(f'run {run.run_id} ({run.template}): {run.status}')};",
+             "  labelloc=t; fontsize=14;"]
     pid = {p: f"p{i}" for i, p in enumerate(net.places)}
 
     def place(p: str, short: str) -> str:
         tokens = marking.get(p, 0)
-        label = short + ("\n" + "\u25cf" * min(tokens, 5) if tokens else "")
-        style = 'style=filled fillcolor="#3b6fb6" fontcolor=white' if tokens else ""
+        mark = ("\u25cf" if tokens == 1 else str(tokens)) if tokens else ""
+        label = f'<<FONT COLOR="white">{mark}</FONT>>' if tokens else '""'
+        fill = COLOURS["marked"] if tokens else "white"
         cls = "place marked" if tokens else "place"
-        return (f"    {pid[p]} [shape=circle label={_q(label)} tooltip={_q(p)} "
-                f"class={_q(cls)} {style}];")
+        return (f"{pid[p]} [shape=circle fixedsize=true width=0.32 label={label} "
+                f'xlabel={_q(short)} style=filled fillcolor="{fill}" fontcolor="#333333" '
+                f"fontsize=9 class={_q(cls)} tooltip={_q(p + (' (marked)' if tokens else ''))}];")
 
     by_slice: dict[str | None, list[Transition]] = {}
     for t in net.transitions:
         by_slice.setdefault(t.slice_id, []).append(t)
-    lines.append('  subgraph cluster_run {\n    label="run lane"; style=filled; color="#eef3fb";')
+    lines.append("  subgraph cluster_run {")
+    lines.append(f'    label="run lane"; style=filled; color="{COLOURS["run_lane"]}";'
+                 ' class="lane run-lane";')
     for status in template.run.statuses:
-        lines.append(place(f"run:{status}", status))
+        lines.append("    " + place(f"run:{status}", status))
     for t in by_slice.get(None, []):
-        lines.append(f"    t{t.index} [{_transition_attrs(t, overlay)}];")
+        lines.append("    " + _transition_node(t, overlay))
     lines.append("  }")
-    groups: dict[str | None, list[str]] = {}
-    for s in run.slices:
-        groups.setdefault(s.epic, []).append(s.id)
-    titles = {s.id: s.title for s in run.slices}
-    for gi, (epic, ids) in enumerate(groups.items()):
-        indent = "  "
+    groups: dict[str | None, list[int]] = {}
+    for k, s in enumerate(run.slices):
+        groups.setdefault(s.epic, []).append(k)
+    for gi, (epic, members) in enumerate(groups.items()):
+        ind = "  "
         if epic is not None:
-            lines.append(f"  subgraph cluster_epic_{gi} {{\n    label={_q('epic ' + epic)};"
-                         ' style=dashed;')
-            indent = "    "
-        for sid in ids:
-            title = titles.get(sid)
-            label = sid if not title else f"{sid}: {title}"
-            lines.append(f"{indent}subgraph {_q('cluster_slice_' + sid)} {{")
-            lines.append(f"{indent}  label={_q(label)}; style=rounded;")
+            lines.append(f"  subgraph cluster_epic_{gi} {{")
+            lines.append(f"    label={_q('epic ' + epic)}; style=dashed; class=\"epic\";")
+            ind = "    "
+        for k in members:
+            s = run.slices[k]
+            label = s.id if not s.title else f"{s.id}: {shorten(s.title)}"
+            lines.append(f"{ind}subgraph cluster_slice_{k} {{")
+            lines.append(f"{ind}  label={_q(label)}; style=rounded; color=\"#999999\";"
+                         f" class={_q('slice-lane')};")
             for status in template.slice.statuses:
-                lines.append(indent + place(f"slice:{sid}:{status}", status).lstrip())
-            for t in by_slice.get(sid, []):
-                lines.append(f"{indent}  t{t.index} [{_transition_attrs(t, overlay)}];")
-            lines.append(f"{indent}}}")
+                lines.append(f"{ind}  " + place(f"slice:{s.id}:{status}", status))
+            for t in by_slice.get(s.id, []):
+                lines.append(f"{ind}  " + _transition_node(t, overlay))
+            lines.append(f"{ind}}}")
         if epic is not None:
             lines.append("  }")
     for t in net.transitions:
         i = t.index
+        spine = ' weight=20' if t.slice_id is None else ' weight=5'
         for p, w in net.consume[i]:
-            lines.append(f"  {pid[net.places[p]]} -> t{i}" + (f" [label={w}]" if w > 1 else "")
-                         + ";")
+            wl = f" label={w}" if w > 1 else ""
+            lines.append(f"  {pid[net.places[p]]} -> t{i} [class=\"arc\"{spine}{wl}];")
         for p, w in net.produce[i]:
-            lines.append(f"  t{i} -> {pid[net.places[p]]}" + (f" [label={w}]" if w > 1 else "")
-                         + ";")
+            wl = f" label={w}" if w > 1 else ""
+            lines.append(f"  t{i} -> {pid[net.places[p]]} [class=\"arc\"{spine}{wl}];")
         for p, _w in net.read[i]:
-            lines.append(f"  {pid[net.places[p]]} -> t{i} [style=dashed arrowhead=odot "
-                         'color="#888888" constraint=false class="read"];')
+            # Read arcs constrain the layout: the frontier and completion arcs lay the
+            # slices out between the run lane's frontier and its next step, and
+            # dependency arcs push dependents to the right.
+            name = net.places[p]
+            lines.append(f"  {pid[name]} -> t{i} [style=dashed arrowhead=odot "
+                         f'color="{COLOURS["read"]}" constraint=true weight=0 '
+                         'class="arc read"];')
     lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def slice_status_class(status: str, template: Template) -> str:
-    """``initial``, ``done`` or ``started`` for a slice status."""
-    if status == template.slice.initial:
-        return "initial"
-    if status == template.slice.end:
-        return "done"
-    return "started"
-
-
-def to_dot_slices(run: Run, template: Template, overlay: Overlay = Overlay()) -> str:
-    """The slices view: one node per slice coloured by status, dependency edges, and the
-    run lane as a header.
-
-    Args:
-        run: The run.
-        template: Its template.
-        overlay: The failed transition (its slice is drawn red).
-
-    Returns:
-        A DOT digraph.
-    """
-    failed_slice = None
-    if overlay.failed and ":" in overlay.failed:
-        failed_slice = overlay.failed.split(":", 1)[1]
-    lines = [f"digraph {_q(run.run_id)} {{", "  rankdir=LR;",
-             '  node [fontname="Helvetica" fontsize=10 shape=box style="filled,rounded"];',
-             f"  label={_q(f'run {run.run_id}: {run.status}')}; labelloc=t;"]
-    lines.append('  subgraph cluster_run { label="run lane"; style=filled; color="#eef3fb";')
-    prev = None
-    for i, status in enumerate(template.run.statuses):
-        here = status == run.status
-        fill = "#3b6fb6" if here else "#ffffff"
-        font = "white" if here else "black"
-        cls = "run-status current" if here else "run-status"
-        lines.append(f"    r{i} [label={_q(status)} shape=ellipse fillcolor={_q(fill)} "
-                     f"fontcolor={font} class={_q(cls)}];")
-        if prev is not None:
-            lines.append(f"    {prev} -> r{i} [arrowsize=0.6];")
-        prev = f"r{i}"
-    lines.append("  }")
-    deps = dependencies(run)
-    for k, s in enumerate(run.slices):
-        cls = slice_status_class(s.status, template)
-        if s.id == failed_slice:
-            cls = "failed"
-        label = s.id + (f"\n{s.title}" if s.title else "") + f"\n[{s.status}]"
-        lines.append(f"  s{k} [label={_q(label)} fillcolor={_q(_STATUS_COLOURS[cls])} "
-                     f"class={_q('slice ' + cls)} tooltip={_q(s.id)}];")
-        for d in deps[k]:
-            lines.append(f"  s{d} -> s{k};")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def to_mermaid(run: Run, template: Template, overlay: Overlay = Overlay()) -> str:
-    """A Mermaid flowchart of the slices view (labels escaped with entity codes).
-
-    Args:
-        run: The run.
-        template: Its template.
-        overlay: The failed transition.
-
-    Returns:
-        Mermaid source text.
-    """
-    lines = ["flowchart LR"]
-    lines.append(f'  subgraph run["{mermaid_escape("run " + run.run_id)}"]')
-    for i, status in enumerate(template.run.statuses):
-        mark = " *" if status == run.status else ""
-        lines.append(f'    r{i}(["{mermaid_escape(status + mark)}"])')
-    for i in range(len(template.run.statuses) - 1):
-        lines.append(f"    r{i} --> r{i + 1}")
-    lines.append("  end")
-    deps = dependencies(run)
-    failed_slice = overlay.failed.split(":", 1)[1] if overlay.failed and ":" in \
-        overlay.failed else None
-    for k, s in enumerate(run.slices):
-        cls = "failed" if s.id == failed_slice else slice_status_class(s.status, template)
-        label = f"{s.id}{': ' + s.title if s.title else ''} [{s.status}]"
-        lines.append(f'  s{k}["{mermaid_escape(label)}"]:::{cls}')
-        for d in deps[k]:
-            lines.append(f"  s{d} --> s{k}")
-    for cls, colour in _STATUS_COLOURS.items():
-        lines.append(f"  classDef {cls} fill:{colour},stroke:#555")
     return "\n".join(lines) + "\n"
 
 
@@ -273,4 +280,3 @@ def net_json(net: Net, marking: Mapping[str, int],
         "marking": {p: marking[p] for p in places if marking.get(p, 0)},
         "enabled": sorted(t.name for t in enabled),
     }
-

@@ -33,7 +33,8 @@ __all__ = [
 ]
 
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,128}")
-_RUN_KEYS = ("version", "run_id", "template", "status", "facts", "meta", "epics", "slices")
+_RUN_KEYS = ("version", "run_id", "template", "status", "abandoned", "facts", "meta", "epics",
+             "slices")
 _SLICE_KEYS = ("id", "title", "epic", "depends_on", "status", "facts", "meta")
 _EPIC_KEYS = ("id", "depends_on")
 
@@ -107,25 +108,29 @@ class _Ctx:
 def load_run(
     path: str | os.PathLike[str], *, template_dirs: Iterable[str | os.PathLike[str]] = ()
 ) -> Run:
-    """Read and validate a run file.
+    """Read and validate a run: run.json plus the journal's firings after its last checkpoint.
 
     Args:
-        path: The run.json file.
+        path: The run.json file (its journal ``<stem>.events.jsonl`` is read if present).
         template_dirs: Extra directories to look up the run's template in.
 
     Returns:
-        The validated run, with every default filled in.
+        The validated, durable run, with every default filled in.
 
     Raises:
         RunFileError: The file is unreadable, not JSON, or breaks a rule of the format.
+        JournalError: The journal is damaged or contradicts run.json.
     """
-    return load_checked(path, template_dirs=template_dirs)[0]
+    from .durable import load_durable  # the journal layer builds on this module
+
+    return load_durable(path, template_dirs=template_dirs).run
 
 
 def load_checked(
     path: str | os.PathLike[str], *, template_dirs: Iterable[str | os.PathLike[str]] = ()
 ) -> tuple[Run, Template, list[tuple[int, ...]]]:
-    """:func:`load_run` that also returns the template and each slice's dependencies.
+    """Read run.json alone (the checkpoint, without the journal), with its template and
+    each slice's dependencies.
 
     Raises:
         RunFileError: As :func:`load_run`.
@@ -232,6 +237,10 @@ def _parse(
     _status(c, "status", status, run_lane.statuses, "run")
     facts = _obj(c, data, "facts", "") or {}
     meta = _obj(c, data, "meta", "")
+    abandoned = data.get("abandoned")
+    if abandoned is not None and (not isinstance(abandoned, str) or not abandoned):
+        raise c.fail("abandoned", f"expected the reason the run was abandoned (a non-empty "
+                     f"string), got {_json(abandoned)}; remove the key to un-abandon the run")
     epics_raw = _arr(c, data, "epics", "", required=False)
     slices_raw = _arr(c, data, "slices", "", required=True)
 
@@ -268,7 +277,7 @@ def _parse(
             )
         )
     run = Run(run_id=run_id, slices=tuple(slices), template=tname, status=status,
-              facts=facts, epics=tuple(epics), meta=meta)
+              facts=facts, epics=tuple(epics), meta=meta, abandoned=abandoned)
     return run, template, check_run(run, template, file=file)
 
 
@@ -311,6 +320,8 @@ def _validate(run: Run, template: Template) -> list[tuple[int, ...]]:
         raise c.fail("version", f"unsupported version {_json(run.version)}; only 1 is known")
     if not isinstance(run.run_id, str) or not run.run_id:
         raise c.fail("run_id", f"expected a non-empty string, got {_kind(run.run_id)}")
+    if run.abandoned is not None and (not isinstance(run.abandoned, str) or not run.abandoned):
+        raise c.fail("abandoned", "expected the reason (a non-empty string) or None")
     _free_form(c, run.facts, run.meta, "")
     for i, e in enumerate(run.epics):
         if not isinstance(e, Epic):
@@ -588,8 +599,10 @@ def run_to_json(run: Run) -> dict[str, Any]:
         "run_id": run.run_id,
         "template": run.template,
         "status": run.status,
-        "facts": dict(run.facts),
     }
+    if run.abandoned is not None:
+        doc["abandoned"] = run.abandoned
+    doc["facts"] = dict(run.facts)
     if run.meta is not None:
         doc["meta"] = dict(run.meta)
     if run.epics:

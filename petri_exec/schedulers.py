@@ -77,13 +77,15 @@ class Scheduler(abc.ABC):
 class _NetScheduler(Scheduler):
     """A scheduler whose ``ready()`` is exactly the enabled non-manual set of its net."""
 
-    def __init__(self, net: Net) -> None:
+    def __init__(self, net: Net, *, stopped: bool = False) -> None:
         """Schedule over ``net``.
 
         Args:
             net: Any net (compiled or general).
+            stopped: Return nothing at all (the run was abandoned).
         """
         self.net = net
+        self.stopped = stopped
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.net!r})"
@@ -91,8 +93,11 @@ class _NetScheduler(Scheduler):
     def ready(self, marking: Mapping[str, int]) -> frozenset[Transition]:
         """Every enabled non-manual transition of :attr:`net` at ``marking``. Pure.
 
-        Only transitions next to a marked place are examined.
+        Only transitions next to a marked place are examined. Empty for a stopped
+        (abandoned) run.
         """
+        if self.stopped:
+            return frozenset()
         return frozenset(t for t in self.net.enabled(marking) if not t.manual)
 
     def session(self, marking: Mapping[str, int]) -> NetState:
@@ -114,7 +119,7 @@ class PetriScheduler(_NetScheduler):
         Returns:
             The scheduler.
         """
-        return cls(compile_run(run, template=template))
+        return cls(compile_run(run, template=template), stopped=run.abandoned is not None)
 
 
 class LinearScheduler(_NetScheduler):
@@ -135,7 +140,8 @@ class LinearScheduler(_NetScheduler):
         Returns:
             The scheduler.
         """
-        return cls(compile_run(run, template=template, linear=True))
+        return cls(compile_run(run, template=template, linear=True),
+                   stopped=run.abandoned is not None)
 
 
 class ScanSession:

@@ -116,7 +116,8 @@ def test_failure_at_any_step_leaves_run_json_and_resume_converges(run: pe.Run, d
 
         def observe(e: pe.Event) -> None:
             if e.kind == "transition_started" and e.transition == victim:
-                snapshots[victim] = (faulty / "run.json").read_bytes()
+                # the durable state at the attempt: run.json plus the journal's firings
+                snapshots[victim] = pe.dump_run(pe.load_run(faulty / "run.json"))
 
         out = pe.drive(faulty / "run.json", FakePorts(fail={victim: "injected"}),
                        on_event=observe)
