@@ -10,18 +10,20 @@ import argparse
 import importlib
 import json
 import sys
+import textwrap
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 from .compile import compile_run, marking_of
-from .drive import DriveOutcome, drive, fire
+from .drive import DriveOutcome, abandon, drive, fire
 from .errors import PetriExecError, UsageError
-from .events import Event, journal_path, read_journal
+from .events import journal_path, read_journal
 from .gvrender import render_dot
 from .model import Run, dependencies
 from .pnml import to_pnml
+from .progress import BoardProgress, LineProgress
 from .render import net_json, to_dot
 from .render_slices import to_dot_slices, to_mermaid
 from .report import html_report, overlay_for
@@ -166,18 +168,28 @@ def _load_ports(spec: str) -> Any:
             from None
 
 
-def _progress(e: Event) -> None:
-    if e.kind == "transition_started":
-        return
-    bits = [f"[{e.seq}]", e.kind]
-    if e.transition:
-        bits.append(e.transition)
-    if e.reason:
-        bits.append(f"reason={e.reason}")
-    print(" ".join(bits), flush=True)
+def _observer(a: argparse.Namespace) -> LineProgress | BoardProgress | None:
+    """The progress display chosen by ``--progress`` (auto: a board on a terminal, one
+    line per event otherwise, nothing with ``--json``)."""
+    mode = a.progress
+    if mode == "auto":
+        mode = "quiet" if a.json else "board" if sys.stdout.isatty() else "lines"
+    stream = sys.stderr if a.json else sys.stdout
+    if mode == "lines":
+        return LineProgress(stream)
+    if mode == "board":
+        run, template = _load(a.run)
+        return BoardProgress(run, template, stream)
+    return None
 
 
-def _report(out: DriveOutcome, started: float) -> int:
+def _report(a: argparse.Namespace, out: DriveOutcome, started: float) -> int:
+    code = EXIT[out.status]
+    if a.json:
+        print(json.dumps({"status": out.status, "run_status": out.run_status, "step": out.step,
+                          "reason": out.reason, "detail": out.detail, "fired": out.fired,
+                          "exit_code": code}, indent=2))
+        return code
     msg = f"{out.status}: run status {out.run_status}, {out.fired} fired in " \
           f"{time.monotonic() - started:.2f}s"
     if out.step:
@@ -187,21 +199,32 @@ def _report(out: DriveOutcome, started: float) -> int:
     if out.detail:
         msg += f" ({out.detail})"
     print(msg)
-    return EXIT[out.status]
+    return code
 
 
 def cmd_drive(a: argparse.Namespace) -> int:
     ports = _load_ports(a.ports)
+    observer = _observer(a)
     started = time.monotonic()
-    out = drive(a.run, ports, scheduler=a.scheduler, max_parallel=a.max_parallel,
-                max_firings=a.max_firings, on_event=_progress)
-    return _report(out, started)
+    try:
+        out = drive(a.run, ports, scheduler=a.scheduler, max_parallel=a.max_parallel,
+                    max_firings=a.max_firings, on_event=observer)
+    finally:
+        if observer is not None:
+            observer.close()
+    return _report(a, out, started)
 
 
 def cmd_fire(a: argparse.Namespace) -> int:
     ports = _load_ports(a.ports)
+    observer = _observer(a)
     started = time.monotonic()
-    return _report(fire(a.run, a.transition, ports, on_event=_progress), started)
+    try:
+        out = fire(a.run, a.transition, ports, on_event=observer)
+    finally:
+        if observer is not None:
+            observer.close()
+    return _report(a, out, started)
 
 
 def cmd_history(a: argparse.Namespace) -> int:
@@ -226,6 +249,12 @@ def cmd_history(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_abandon(a: argparse.Namespace) -> int:
+    run = abandon(a.run, a.reason)
+    print(f"{a.run}: run {run.run_id!r} abandoned at {run.status!r}: {run.abandoned}")
+    return 0
+
+
 def cmd_export(a: argparse.Namespace) -> int:
     run, template = _load(a.run)
     net = compile_run(run, template=template)
@@ -239,54 +268,113 @@ def cmd_export(a: argparse.Namespace) -> int:
     return 0
 
 
+_EXIT_CODES = ("exit codes: 0 success/completed, 1 internal error, 2 bad input or usage, "
+               "3 halted, 4 deadlocked, 5 paused")
+_EPILOG = f"""examples:
+  petri-exec check run.json                      validate and analyse
+  petri-exec ready run.json                      what can fire now
+  petri-exec why run.json slice_start:ui         what a transition waits for
+  petri-exec drive run.json --ports shell        run each slice's meta.run command
+  petri-exec fire run.json host_promotion --ports shell
+  petri-exec history run.json                    the journal
+  petri-exec visualize run.json -o run.svg       a picture of the net
+  petri-exec export run.json --format pnml       the net in a standard format
+
+{_EXIT_CODES}
+run 'petri-exec COMMAND --help' for a command's options; docs/cli.md has the details."""
+
+
+def _drive_options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--ports", required=True, metavar="SPEC",
+                    help="'shell' (the built-in shell ports: a slice's meta.run and "
+                         "meta.verify commands) or module:attribute (your ports object)")
+    sp.add_argument("--progress", choices=("auto", "board", "lines", "quiet"), default="auto",
+                    help="auto (default): a status board on a terminal, one line per event "
+                         "otherwise")
+    sp.add_argument("--json", action="store_true",
+                    help="print the outcome as JSON (status, run_status, step, reason, "
+                         "fired, exit_code); no progress unless --progress is given")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     p = argparse.ArgumentParser(
         prog="petri-exec",
         description="Drive multi-step runs compiled into Petri nets.",
-        epilog="exit codes: 0 ok/completed, 1 internal error, 2 bad input, 3 halted, "
-               "4 deadlocked, 5 paused",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = p.add_subparsers(dest="command", required=True)
 
     def add(name: str, fn: Any, help_: str, example: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_, description=help_,
-                            epilog=f"example: {example}",
+        lines = example.split("\n")
+        sp = sub.add_parser(name, help=help_, description=textwrap.fill(help_, 79),
+                            epilog=("example:" if len(lines) == 1 else "examples:") + "".join(
+                                "\n  " + x for x in lines) + "\n\n" + _EXIT_CODES,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
         sp.add_argument("run", metavar="RUN", help="the run file (run.json)")
         sp.set_defaults(func=fn)
         return sp
 
-    v = add("visualize", cmd_visualize, "draw the compiled net with its current marking",
-            "petri-exec visualize run.json -o run.svg")
-    v.add_argument("-o", "--output", help="output file (format from its extension)")
-    v.add_argument("--format", choices=FORMATS)
-    v.add_argument("--view", choices=("net", "slices"))
-    r = add("ready", cmd_ready, "list enabled transitions", "petri-exec ready run.json --json")
-    r.add_argument("--scheduler", choices=("petri", "linear"), default="petri")
-    r.add_argument("--json", action="store_true")
+    v = add("visualize", cmd_visualize,
+            "draw the compiled net with its current marking: tokens, enabled transitions, "
+            "fired history and the failed step (DOT to stdout without -o)",
+            "petri-exec visualize run.json -o run.svg\n"
+            "petri-exec visualize run.json -o report.html --view slices\n"
+            "petri-exec visualize run.json --format mermaid > run.mmd")
+    v.add_argument("-o", "--output", metavar="FILE",
+                   help="output file; its extension picks the format unless --format is given")
+    v.add_argument("--format", choices=FORMATS,
+                   help="svg and html need Graphviz (system dot, or pip install "
+                        "'petri-exec[viz]'); png needs the system dot")
+    v.add_argument("--view", choices=("net", "slices"),
+                   help="net: every place and transition; slices: one node per slice "
+                        "(default above 40 slices)")
+    r = add("ready", cmd_ready, "list enabled transitions",
+            "petri-exec ready run.json\npetri-exec ready run.json --scheduler linear --json")
+    r.add_argument("--scheduler", choices=("petri", "linear"), default="petri",
+                   help="petri: every enabled transition (default); linear: at most one")
+    r.add_argument("--json", action="store_true",
+                   help="a JSON list of {name, step, slice_id, port}")
     c = add("check", cmd_check, "validate the run and analyse its net",
             "petri-exec check run.json")
     c.add_argument("--json", action="store_true")
     w = add("why", cmd_why, "explain what a transition is waiting for",
             "petri-exec why run.json slice_start:ui")
     w.add_argument("transition", metavar="TRANSITION")
-    d = add("drive", cmd_drive, "drive the run to completion",
-            "petri-exec drive run.json --ports shell")
-    d.add_argument("--ports", required=True, metavar="SPEC", help="'shell' or module:attribute")
-    d.add_argument("--scheduler", choices=("petri", "linear"), default="petri")
-    d.add_argument("--max-parallel", type=int, default=1)
-    d.add_argument("--max-firings", type=int)
-    f = add("fire", cmd_fire, "fire one transition by hand (manual gates)",
+    d = add("drive", cmd_drive,
+            "drive the run until it completes, halts, deadlocks or pauses, with live "
+            "progress (a status board on a terminal, one line per event otherwise)",
+            "petri-exec drive run.json --ports shell\n"
+            "petri-exec drive run.json --ports myports:PORTS --max-firings 10\n"
+            "petri-exec drive run.json --ports shell --json | jq -r .status")
+    _drive_options(d)
+    d.add_argument("--scheduler", choices=("petri", "linear"), default="petri",
+                   help="petri: fire every enabled transition (default); linear: one "
+                        "deterministic topological order")
+    d.add_argument("--max-parallel", type=int, default=1, metavar="N",
+                   help="how many steps may run at once (default 1)")
+    d.add_argument("--max-firings", type=int, metavar="N",
+                   help="stop with 'paused' (exit 5) after N firings")
+    f = add("fire", cmd_fire, "fire one transition by hand (the only way past a manual gate)",
             "petri-exec fire run.json host_promotion --ports shell")
-    f.add_argument("transition", metavar="TRANSITION")
-    f.add_argument("--ports", required=True, metavar="SPEC")
-    h = add("history", cmd_history, "show the run's journal", "petri-exec history run.json")
-    h.add_argument("--json", action="store_true")
-    e = add("export", cmd_export, "export the compiled net",
-            "petri-exec export run.json --format pnml -o run.pnml")
-    e.add_argument("--format", choices=("pnml", "json"), required=True)
-    e.add_argument("-o", "--output")
+    f.add_argument("transition", metavar="TRANSITION", help="the transition's name")
+    _drive_options(f)
+    h = add("history", cmd_history, "show the run's journal, one line per event",
+            "petri-exec history run.json\npetri-exec history run.json --json")
+    h.add_argument("--json", action="store_true", help="the events as a JSON list")
+    e = add("export", cmd_export, "export the compiled net with its marking",
+            "petri-exec export run.json --format pnml -o run.pnml\n"
+            "petri-exec export run.json --format json")
+    e.add_argument("--format", choices=("pnml", "json"), required=True,
+                   help="pnml: PNML place/transition net (read arcs as loops); json: "
+                        "places, transitions with arcs, marking, enabled")
+    e.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    ab = add("abandon", cmd_abandon, "mark the run abandoned: nothing is ready any more and "
+             "drive/fire return halted (reason 'abandoned'); every file stays; undo by "
+             "deleting the \"abandoned\" key from run.json",
+             'petri-exec abandon run.json --reason "requirements changed"')
+    ab.add_argument("--reason", required=True, metavar="TEXT", help="why (recorded)")
     return p
 
 

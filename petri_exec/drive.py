@@ -122,6 +122,7 @@ class _Driver:
             before = _signature(self.path)
             durable = load_durable(self.path, template_dirs=template_dirs)  # validate first
             self._exit.enter_context(run_lock(self.path))
+            _remove_stale_temp_files(self.path)
             if _signature(self.path) != before:  # another driver moved it meanwhile
                 durable = load_durable(self.path, template_dirs=template_dirs)
             loaded, template, deps = durable.run, durable.template, durable.deps
@@ -518,3 +519,10 @@ def abandon(
         finally:
             journal.close()
     return run
+
+
+def _remove_stale_temp_files(path: Path) -> None:
+    """Remove temp files a killed checkpoint left behind (we hold the lock: none is live)."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()

@@ -163,6 +163,9 @@ def load_checked(
         ) from None
     except RecursionError:
         raise RunFileError("JSON nested too deeply", file=file) from None
+    except ValueError as e:  # e.g. an integer with more digits than Python converts
+        raise RunFileError(f"a JSON value cannot be read ({e}); shorten or quote it",
+                           file=file) from None
     if duplicated and (dup := _find_duplicate(data)) is not None:
         raise RunFileError(f"key {dup[1]!r} appears twice in one JSON object; keep one (a "
                            "duplicate key would silently drop data)", file=file, json_path=dup[0])
@@ -517,7 +520,12 @@ def _kind(v: Any) -> str:
     return "an object"
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _join(path: str, key: str) -> str:
+    if not _PLAIN_KEY.fullmatch(key):
+        return f"{path}[{json.dumps(key)}]"  # odd keys quoted (and escaped) as JSON
     return f"{path}.{key}" if path else key
 
 
@@ -553,11 +561,33 @@ def _id_list(c: _Ctx, obj: Mapping[str, Any], path: str) -> tuple[str, ...]:
     return tuple(raw)
 
 
+#: How deeply ``facts`` and ``meta`` may nest (writing them back must never hit Python's
+#: recursion limit).
+MAX_NESTING = 64
+
+
 def _obj(c: _Ctx, obj: Mapping[str, Any], key: str, path: str) -> dict[str, Any] | None:
     v = obj.get(key)
-    if v is not None and not isinstance(v, dict):
+    if v is None:
+        return None
+    if not isinstance(v, dict):
         raise c.fail(_join(path, key), f"expected a JSON object, got {_kind(v)}")
+    if v and not _shallow(v):
+        raise c.fail(_join(path, key), f"nested more than {MAX_NESTING} levels deep; "
+                     "flatten it (or store it in a file and record the file's name)")
     return v
+
+
+def _shallow(value: Any) -> bool:
+    """Whether ``value`` nests at most :data:`MAX_NESTING` containers deep (iterative)."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return False
+        children = v.values() if isinstance(v, dict) else v
+        stack.extend((x, depth + 1) for x in children if isinstance(x, (dict, list)))
+    return True
 
 
 def _arr(c: _Ctx, obj: Mapping[str, Any], key: str, path: str, *, required: bool) -> list[Any]:

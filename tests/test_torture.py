@@ -1,0 +1,102 @@
+"""Kill-and-resume torture: SIGKILL a driving process at random moments, resume, compare.
+
+At least 50 kills across the test. Checkpoints are frequent (every 3 firings) so that many
+kills land while run.json is being written, synced or renamed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+import petri_exec as pe
+
+DRIVER = Path(__file__).with_name("torture_driver.py")
+SLICES = 100
+MIN_KILLS = 50
+
+
+def _plan(path: Path) -> None:
+    rnd = random.Random(7)
+    slices = []
+    for i in range(SLICES):
+        deps = sorted({f"s{rnd.randrange(i)}" for _ in range(rnd.randint(0, 2))}) if i else []
+        slices.append(pe.Slice(f"s{i}", depends_on=tuple(deps)))
+    pe.save_run(pe.Run(run_id="torture", template="minimal", slices=tuple(slices)), path)
+
+
+def _reference(tmp: Path) -> bytes:
+    ref = tmp / "reference" / "run.json"
+    ref.parent.mkdir()
+    _plan(ref)
+    out = pe.drive(ref, {"runner": lambda ctx: {"out": ctx.transition}})
+    assert out.status == "completed"
+    return ref.read_bytes()
+
+
+@pytest.mark.slow
+def test_kill_and_resume(tmp_path: Path) -> None:
+    expected = _reference(tmp_path)
+    rnd = random.Random(20261125)
+    kills = runs = temp_files_seen = 0
+    while kills < MIN_KILLS:
+        workdir = tmp_path / f"run{runs}"
+        workdir.mkdir()
+        path, calls_file = workdir / "run.json", workdir / "calls.jsonl"
+        _plan(path)
+        run_kills = 0
+        while True:
+            proc = subprocess.Popen([sys.executable, str(DRIVER), str(path), str(calls_file), "3"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "ready"
+            time.sleep(rnd.uniform(0.0, 0.04))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                kills += 1
+                run_kills += 1
+                temp_files_seen += len(list(workdir.glob(".run.json.*.tmp")))
+                continue
+            rest, err = proc.communicate()
+            assert proc.returncode == 0, err
+            assert rest.strip() == "completed"
+            break
+        _verify(path, calls_file, expected, run_kills)
+        runs += 1
+    print(f"{kills} kills over {runs} runs; {temp_files_seen} kills interrupted a checkpoint "
+          "write (temp file left behind, cleaned by the next drive)")
+
+
+def _verify(path: Path, calls_file: Path, expected: bytes, run_kills: int) -> None:
+    assert path.read_bytes() == expected
+    assert not list(path.parent.glob(".run.json.*.tmp"))
+    events, torn = pe.read_journal(pe.journal_path(path))
+    assert not torn
+    fired = [e.transition for e in events if e.kind == "transition_fired"]
+    assert len(fired) == len(set(fired)) == SLICES + 2  # start, each execute, finish
+    fired_attempt = {e.transition: e.attempt for e in events if e.kind == "transition_fired"}
+    calls: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for line in calls_file.read_text().splitlines():
+        transition, attempt, key = json.loads(line)
+        calls[transition].append((attempt, key))
+    assert set(calls) == {f"execute:s{i}" for i in range(SLICES)}
+    reinvoked = 0
+    for transition, seen in calls.items():
+        attempts = [a for a, _ in seen]
+        assert attempts == sorted(set(attempts)), (transition, attempts)  # strictly increasing
+        assert {k for _, k in seen} == {f"torture/{transition}"}  # same idempotency key
+        assert attempts[-1] == fired_attempt[transition]  # the last call is the one that fired
+        if len(seen) > 1:
+            reinvoked += 1
+            assert attempts[-1] > 1
+    # sequential drive: a kill interrupts at most one step in flight
+    assert reinvoked <= run_kills
