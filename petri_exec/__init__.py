@@ -9,7 +9,7 @@ Quick use::
 from __future__ import annotations
 
 from .compile import compile_run, linear_order, marking_of
-from .drive import DriveOutcome, abandon, drive, fire
+from .drive import DriveOutcome, Failure, abandon, adrive, drive, fire
 from .errors import (
     JournalError,
     NotEnabledError,
@@ -38,6 +38,7 @@ __all__ = [
     "Effect",
     "Epic",
     "Event",
+    "Failure",
     "JournalError",
     "Lane",
     "LinearScheduler",
@@ -65,6 +66,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "abandon",
+    "adrive",
     "compile_run",
     "drive",
     "dump_run",

@@ -38,7 +38,8 @@ BUILTIN_HANDLERS = frozenset({"verify_slices", "export_pnml", "promote"})
 PORT_HANDLERS = frozenset({"promote"})
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")
-_STEP_KEYS = frozenset({"name", "from", "to", "port", "handler", "manual"})
+_STEP_KEYS = frozenset({"name", "from", "to", "port", "handler", "manual", "retries",
+                        "retry_backoff_s", "timeout_s"})
 _LANE_KEYS = {
     "run": frozenset({"initial", "frontier", "end", "steps"}),
     "slice": frozenset({"initial", "done", "steps"}),
@@ -57,6 +58,9 @@ class Step:
         port: Name of the port the step calls, or None.
         handler: Name of the built-in handler, or None.
         manual: A human gate: never returned by ``ready()``, fired only by ``fire()``.
+        retries: Extra attempts after a failure before the run halts (default 0).
+        retry_backoff_s: Seconds before the first retry; doubled for each further one.
+        timeout_s: Seconds an attempt may take before it counts as failed, or None.
     """
 
     name: str
@@ -65,6 +69,9 @@ class Step:
     port: str | None = None
     handler: str | None = None
     manual: bool = False
+    retries: int = 0
+    retry_backoff_s: float = 0.0
+    timeout_s: float | None = None
 
 
 @attrs.frozen
@@ -250,6 +257,10 @@ def _lane(data: Mapping[str, Any], key: str, source: str) -> Lane:
             port=_opt_str(raw_step, "port", source, where),
             handler=_opt_str(raw_step, "handler", source, where),
             manual=_bool(raw_step, "manual", source, where),
+            retries=int(_number(raw_step, "retries", source, where, 0, integer=True)),
+            retry_backoff_s=_number(raw_step, "retry_backoff_s", source, where, 0.0),
+            timeout_s=(_number(raw_step, "timeout_s", source, where, 0.0, positive=True)
+                       if "timeout_s" in raw_step else None),
         )
         if step.source != statuses[-1]:
             raise TemplateError(
@@ -334,3 +345,14 @@ def _bool(raw: Mapping[str, Any], key: str, source: str, where: str) -> bool:
     if not isinstance(value, bool):
         raise TemplateError(f"{source}: {where}.{key}: expected true or false, got {value!r}")
     return value
+
+
+def _number(raw: Mapping[str, Any], key: str, source: str, where: str, default: float, *,
+            integer: bool = False, positive: bool = False) -> float:
+    value = raw.get(key, default)
+    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok or value < 0 or (positive and value == 0):
+        kind = "an integer" if integer else "a number"
+        bound = "positive" if positive else "non-negative"
+        raise TemplateError(f"{source}: {where}.{key}: expected {bound} {kind}, got {value!r}")
+    return float(value)

@@ -17,7 +17,7 @@ import petri_exec as pe
 from petri_exec.durable import run_lock
 from petri_exec.testing import FakePorts
 
-drive_module = importlib.import_module("petri_exec.drive")
+drive_module = importlib.import_module("petri_exec.driver")
 
 
 def _minimal(path: Path, n: int = 5) -> Path:

@@ -126,7 +126,7 @@ REFUSALS: dict[str, tuple[Callable[[dict[str, Any]], Any], tuple[str, ...]]] = {
         "x.toml: slice.frontier: unknown key; allowed keys are done, initial, steps",)),
     "unknown_step_key": (run_step(0, prot="x"), (
         "x.toml: run.steps[0].prot: unknown key; allowed keys are from, handler, manual, name, "
-        "port, to",)),
+        "port, retries, retry_backoff_s, timeout_s, to",)),
     "missing_run": (lambda d: d.pop("run"), (
         "x.toml: [run]: missing table; declare the run lane",)),
     "missing_slice": (lambda d: d.pop("slice"), ("[slice]: missing table",)),

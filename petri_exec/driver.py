@@ -1,0 +1,468 @@
+"""The driver: the one object through which a drive or a fire touches the world.
+
+It owns the live run, the scheduler's session, the journal, the lock and the ports, and
+splits a step into three parts so that the loops (sequential in ``drive.py``, concurrent
+in ``parallel.py``) can run the middle one anywhere:
+
+1. :meth:`Driver.begin` (the driving thread): count the attempt, build the context,
+   journal ``transition_started``; run built-in handlers and port-less steps inline.
+2. :func:`call_port` (a worker, a thread, another process): call the user's port.
+3. :meth:`Driver.commit` or a failure (the driving thread): fire, apply, journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+from .compile import _compile, compile_run, marking_of
+from .durable import load_durable, run_lock
+from .errors import RunFileError, TemplateError, UsageError
+from .events import Event, Journal, journal_path
+from .handlers import HANDLERS, HandlerEnv
+from .live import LiveRun
+from .model import Run
+from .net import Net, Transition
+from .ports import (
+    PortCaller,
+    StepContext,
+    StepResult,
+    missing_port_reason,
+    normalise_result,
+    resolve_port,
+)
+from .runfile import save_run, validate_checked, write_atomic
+from .schedulers import LinearScheduler, PetriScheduler, Scheduler, Session, open_session
+from .templates import Step, Template, load_template
+
+__all__ = ["Driver", "DriveOutcome", "Failure", "Job", "StepPolicy", "call_port"]
+
+log = logging.getLogger("petri_exec")
+
+Status = Literal["completed", "halted", "deadlocked", "paused", "fired"]
+
+
+@attrs.frozen
+class Failure:
+    """One failed step of a drive (after its last attempt).
+
+    Attributes:
+        transition: The transition's name.
+        reason: Why it failed.
+        attempt: The attempt that failed last.
+        detail: More about it, or None.
+    """
+
+    transition: str
+    reason: str
+    attempt: int
+    detail: str | None = None
+
+
+@attrs.frozen
+class DriveOutcome:
+    """How a :func:`~petri_exec.drive` (or :func:`~petri_exec.fire`) call ended.
+
+    Attributes:
+        status: ``completed`` (the driven chain reached its end), ``halted`` (a step
+            failed), ``deadlocked`` (nothing enabled before the end), ``paused``
+            (``max_firings`` reached, or interrupted); ``fire()`` returns ``fired`` or
+            ``halted``.
+        run_status: The run lane status at the end.
+        step: The transition that halted (the first failure), else None.
+        reason: Why it halted, deadlocked or paused; None when completed or fired.
+        fired: Transitions fired by this call.
+        run: The run as it is now (for a path: what run.json holds).
+        detail: More about a failure (e.g. the land port's own message), else None.
+        failures: Every step that failed after its last attempt, in the order they failed.
+    """
+
+    status: Status
+    run_status: str
+    step: str | None
+    reason: str | None
+    fired: int
+    run: Run
+    detail: str | None = None
+    failures: tuple[Failure, ...] = ()
+
+
+@attrs.frozen
+class StepPolicy:
+    """Retries and timeout of one step (the template's, or the drive's overrides).
+
+    Attributes:
+        retries: Extra attempts after a failure.
+        retry_backoff_s: Delay before the first retry; doubled for each further one.
+        timeout_s: Seconds an attempt may take, or None.
+    """
+
+    retries: int = 0
+    retry_backoff_s: float = 0.0
+    timeout_s: float | None = None
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        return float(self.retry_backoff_s * 2.0 ** (attempt - 1))
+
+
+@attrs.frozen
+class Job:
+    """A port call ready to run anywhere (everything in it is picklable).
+
+    Attributes:
+        transition: The transition.
+        ctx: The step context.
+        fn: The port.
+        port: The port's name.
+        timeout_s: The attempt's timeout, or None.
+    """
+
+    transition: Transition
+    ctx: StepContext
+    fn: Callable[[StepContext], Any]
+    port: str
+    timeout_s: float | None
+
+
+def call_port(fn: Callable[[StepContext], Any], ctx: StepContext, port: str,
+              timeout_s: float | None = None) -> StepResult:
+    """Call a port anywhere (a worker thread or another process) and normalise the result.
+
+    ``async def`` ports run on a private event loop, cancelled after ``timeout_s``.
+
+    Args:
+        fn: The port.
+        ctx: Its context.
+        port: Its name, for messages.
+        timeout_s: Cancel an async port after this many seconds.
+
+    Returns:
+        The result; an exception becomes a failure naming it.
+    """
+    try:
+        value = fn(ctx)
+        if inspect.isawaitable(value):
+            value = asyncio.run(_bounded(value, timeout_s))
+    except TimeoutError:
+        return StepResult.fail(f"timeout: port {port!r} took longer than {timeout_s}s")
+    except Exception as e:
+        return StepResult.fail(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
+    return normalise_result(value, port)
+
+
+async def _bounded(awaitable: Any, timeout_s: float | None) -> Any:
+    return await asyncio.wait_for(awaitable, timeout_s)
+
+
+def _resolve_scheduler(
+    spec: str | Scheduler | Any, run: Run, template: Template, deps: list[tuple[int, ...]]
+) -> Scheduler | Any:
+    if spec == "petri":
+        return PetriScheduler(_compile(run, template, False, deps))
+    if spec == "linear":
+        return LinearScheduler(_compile(run, template, True, deps))
+    if isinstance(spec, str):
+        raise UsageError(f"unknown scheduler {spec!r}; use 'petri', 'linear' or a Scheduler")
+    if not hasattr(spec, "ready") or not hasattr(spec, "net"):
+        raise UsageError(f"scheduler {spec!r} has no ready()/net; subclass petri_exec.Scheduler")
+    return spec
+
+
+def _policies(template: Template, overrides: StepPolicy | None) -> dict[str, StepPolicy]:
+    def policy(st: Step) -> StepPolicy:
+        if overrides is not None:
+            return overrides
+        return StepPolicy(st.retries, st.retry_backoff_s, st.timeout_s)
+
+    return {st.name: policy(st) for st in (*template.run.steps, *template.slice.steps)}
+
+
+class Driver:
+    """One drive or fire call: the live run, the session, the journal, the lock, the ports."""
+
+    def __init__(
+        self,
+        run: str | os.PathLike[str] | Run,
+        scheduler: str | Scheduler | Any,
+        on_event: Callable[[Event], Any] | None,
+        template_dirs: Iterable[str | os.PathLike[str]],
+        *,
+        checkpoint_every: int | None = None,
+        durability: str = "fsync",
+        policy: StepPolicy | None = None,
+    ) -> None:
+        """Load (or validate) the run, lock it, open its journal and the scheduler session.
+
+        Raises:
+            RunFileError, TemplateError, JournalError, RunLockedError, UsageError: As
+                documented on :func:`petri_exec.drive`; nothing is modified.
+        """
+        self._exit = contextlib.ExitStack()
+        try:
+            self._open(run, scheduler, on_event, template_dirs, checkpoint_every, durability)
+        except BaseException:
+            self._exit.close()
+            raise
+        self.policies = _policies(self.template, policy)
+
+    def _open(
+        self,
+        run: str | os.PathLike[str] | Run,
+        scheduler: str | Scheduler | Any,
+        on_event: Callable[[Event], Any] | None,
+        template_dirs: Iterable[str | os.PathLike[str]],
+        checkpoint_every: int | None,
+        durability: str,
+    ) -> None:
+        events: list[Event] = []
+        replayed = 0
+        if isinstance(run, Run):
+            self.path: Path | None = None
+            try:
+                template = load_template(run.template, template_dirs)
+            except TemplateError as e:
+                raise RunFileError(str(e), json_path="template") from None
+            deps = validate_checked(run, template)
+            loaded = run
+        else:
+            self.path = Path(run)
+            before = _signature(self.path)
+            durable = load_durable(self.path, template_dirs=template_dirs)  # validate first
+            self._exit.enter_context(run_lock(self.path))
+            if _signature(self.path) != before:  # another driver moved it meanwhile
+                durable = load_durable(self.path, template_dirs=template_dirs)
+            _remove_stale_temp_files(self.path)
+            loaded, template, deps = durable.run, durable.template, durable.deps
+            events, replayed = durable.events, durable.replayed
+        self.template = template
+        self.live = LiveRun(loaded, template)
+        self.scheduler = _resolve_scheduler(scheduler, loaded, template, deps)
+        self.net: Net = self.scheduler.net
+        self._full_net: Net | None = None
+        try:
+            self.session: Session = open_session(self.scheduler, marking_of(loaded))
+        except KeyError as e:
+            raise UsageError(f"scheduler {self.scheduler!r} does not schedule run "
+                             f"{loaded.run_id!r}: {e.args[0]}") from None
+        self.on_event = on_event
+        self.caller = PortCaller()
+        self._exit.callback(self.caller.close)
+        self.attempts: dict[str, int] = {}
+        self.seq = events[-1].seq + 1 if events else 0
+        for ev in events:
+            if ev.kind == "transition_started" and ev.transition is not None:
+                self.attempts[ev.transition] = max(
+                    self.attempts.get(ev.transition, 0), ev.attempt or 1
+                )
+        self.journal: Journal | None = None
+        if self.path is not None:
+            if durability not in ("fsync", "flush"):
+                raise UsageError(f"durability={durability!r}: use 'fsync' (safe against power "
+                                 "loss) or 'flush' (safe against a process crash only)")
+            self.journal = Journal(journal_path(self.path), fsync=durability == "fsync")
+            self._exit.callback(self.journal.close)
+        if checkpoint_every is not None and (
+            not isinstance(checkpoint_every, int) or checkpoint_every < 1
+        ):
+            raise UsageError(f"checkpoint_every={checkpoint_every!r} must be a positive integer")
+        # rewriting run.json (size ~ slices) at most once per ~len(transitions) firings keeps
+        # the amortized cost of persisting a firing constant
+        self.checkpoint_every = checkpoint_every or max(1000, len(self.net.transitions))
+        self.since_checkpoint = replayed
+        self.observed = self.journal is not None or on_event is not None
+        self._ports: dict[str, Callable[[StepContext], Any] | None] = {}
+        self.fired = 0
+
+    def close(self) -> None:
+        """Release the journal, the lock and the event loop."""
+        self._exit.close()
+
+    def checkpoint(self) -> None:
+        """Rewrite run.json from the live run, then journal a ``checkpoint`` event."""
+        if self.path is None or not self.since_checkpoint:
+            return
+        save_run(self.live.snapshot(), self.path)
+        self.since_checkpoint = 0
+        self.emit("checkpoint", run_status=self.live.status)
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        """Journal an event and pass it to the observer (which may not break the drive)."""
+        if not self.observed:
+            self.seq += 1
+            return
+        event = Event(kind=kind, seq=self.seq, time=time.time(), run_id=self.live.base.run_id,
+                      **fields)
+        self.seq += 1
+        if self.journal is not None:
+            self.journal.append(event)
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:
+                log.exception("on_event observer raised; the drive goes on")
+
+    def full_net(self) -> Net:
+        """The run's full Petri net (for the PNML export), compiled at most once."""
+        if self._full_net is None:
+            if isinstance(self.scheduler, PetriScheduler):
+                self._full_net = self.net
+            else:
+                self._full_net = compile_run(self.live.snapshot(), template=self.template)
+        return self._full_net
+
+    def port(self, ports: Any, name: str) -> Callable[[StepContext], Any] | None:
+        """The port called ``name`` (looked up once per drive)."""
+        try:
+            return self._ports[name]
+        except KeyError:
+            fn = self._ports[name] = resolve_port(ports, name)
+            return fn
+
+    def context(self, t: Transition, attempt: int) -> StepContext:
+        """The context of attempt ``attempt`` of ``t``, from the live run."""
+        live = self.live
+        k = live.index.get(t.slice_id) if t.slice_id is not None else None
+        info = live.slices[k] if k is not None else None
+        run_id = live.base.run_id
+        return StepContext(
+            run_id, t.name, t.step, t.slice_id, info, live.run_facts(), attempt,
+            run_id + "/" + t.name, self.path.parent if self.path is not None else None,
+            t.port, live.status,
+        )
+
+    def begin(self, t: Transition, ports: Any) -> Job | StepResult:
+        """Start an attempt of ``t``: a :class:`Job` to run, or the result when the step
+        needs no port call elsewhere (handlers, port-less steps, a missing port)."""
+        n = self.attempts.get(t.name, 0) + 1
+        self.attempts[t.name] = n
+        ctx = self.context(t, n)
+        if self.observed:
+            self.emit("transition_started", transition=t.name, attempt=n)
+        fn = self.port(ports, t.port) if t.port is not None else None
+        if t.port is not None and fn is None:
+            return StepResult.fail(missing_port_reason(t.port, t.name))
+        if t.handler is not None:
+            return self._handle(t, ctx, fn)
+        if fn is None:
+            return StepResult()
+        return Job(t, ctx, fn, t.port or "", self.policies[t.step].timeout_s)
+
+    def run_inline(self, job: Job) -> StepResult:
+        """Run a job in the driving thread (async ports reuse one event loop)."""
+        if job.timeout_s is None:
+            return self.caller.call(job.fn, job.ctx, job.port)
+        return call_port(job.fn, job.ctx, job.port, job.timeout_s)
+
+    def _handle(self, t: Transition, ctx: StepContext,
+                fn: Callable[[StepContext], Any] | None) -> StepResult:
+        call = None
+        if fn is not None:
+            port_fn, name = fn, t.port or ""
+
+            def call() -> StepResult:
+                return self.caller.call(port_fn, ctx, name)
+
+        env = HandlerEnv(slices=lambda: self.live.slices, net=self.full_net,
+                         marking=self.session.marking, run_path=self.path, call_port=call,
+                         write_file=write_atomic)
+        try:
+            return HANDLERS[t.handler or ""](ctx, env)
+        except Exception as e:
+            return StepResult.fail(f"handler {t.handler!r} raised {type(e).__name__}: {e}")
+
+    def commit(self, t: Transition, result: StepResult) -> None:
+        """Fire ``t`` with the facts of its successful attempt; journal it."""
+        self.session.fire(t)
+        self.live.apply(t, result.facts)
+        self.fired += 1
+        if not self.observed:
+            self.seq += 1
+            return
+        effect = self.net.effect(t)
+        self.emit("transition_fired", transition=t.name, attempt=self.attempts.get(t.name, 1),
+                  consumed=dict(effect.consumed), produced=dict(effect.produced),
+                  facts=dict(result.facts))
+        if self.path is not None:
+            self.since_checkpoint += 1
+            if self.since_checkpoint >= self.checkpoint_every:
+                self.checkpoint()
+
+    def failed(self, t: Transition, result: StepResult) -> Failure:
+        """Journal a failed attempt of ``t``."""
+        detail = result.facts.get("detail")
+        detail = detail if isinstance(detail, str) else None
+        attempt = self.attempts.get(t.name, 1)
+        self.emit("transition_failed", transition=t.name, attempt=attempt,
+                  reason=result.reason, facts=dict(result.facts) or None, detail=detail)
+        return Failure(t.name, result.reason or "failed", attempt, detail)
+
+    def finish(self, status: Status, kind: str, *, step: str | None = None,
+               reason: str | None = None, detail: str | None = None,
+               failures: tuple[Failure, ...] = ()) -> DriveOutcome:
+        """Checkpoint, journal the terminal event ``kind`` and build the outcome."""
+        self.checkpoint()
+        if kind:
+            self.emit(kind, transition=step, reason=reason, detail=detail,
+                      run_status=self.live.status)
+        return DriveOutcome(status=status, run_status=self.live.status, step=step,
+                            reason=reason, fired=self.fired, run=self.live.snapshot(),
+                            detail=detail, failures=failures)
+
+    def halted(self, failures: list[Failure]) -> DriveOutcome:
+        """The outcome after one or more failures; the first one names the halt."""
+        first = failures[0]
+        return self.finish("halted", "net_halted", step=first.transition, reason=first.reason,
+                           detail=first.detail, failures=tuple(failures))
+
+    def deadlock_reason(self) -> str:
+        """The blocked transitions next to a token, with their missing tokens (O(net), once)."""
+        marking = self.session.marking()
+        blocked: list[str] = []
+        for t in self.net.transitions:
+            effect_in = self.net.consume[t.index]
+            if not effect_in or not all(marking.get(self.net.places[p], 0) >= w
+                                        for p, w in effect_in):
+                continue
+            if t.manual and self.session.is_enabled(t):
+                blocked.append(f"{t.name} (a manual gate: fire it by hand)")
+                continue
+            lacking = self.session.missing(t)
+            if lacking:
+                blocked.append(f"{t.name} waits for " + ", ".join(p for p, _, _ in lacking))
+            else:
+                blocked.append(f"{t.name} (enabled but not returned by the scheduler)")
+        end = self.template.run.end
+        shown = "; ".join(blocked[:10]) + (f"; and {len(blocked) - 10} more"
+                                           if len(blocked) > 10 else "")
+        return (f"nothing is enabled before run status {end!r}: "
+                f"{shown or 'no transition holds a token'}")
+
+
+def _signature(path: Path) -> tuple[int, ...]:
+    """What changes when another process rewrites run.json or appends to its journal."""
+    out: list[int] = []
+    for p in (path, journal_path(path)):
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            out.extend((0, 0, 0))
+        else:
+            out.extend((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def _remove_stale_temp_files(path: Path) -> None:
+    """Remove temp files a killed checkpoint left behind (we hold the lock: none is live)."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
