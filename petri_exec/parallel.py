@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import heapq
 import pickle
+import queue
 import time
 from collections import Counter
 from typing import Any
@@ -96,6 +97,7 @@ class _Loop:
         self.delayed: list[tuple[float, int]] = []  # retries waiting for their backoff
         self.inflight: dict[cf.Future[StepResult], tuple[Transition, float | None]] = {}
         self.zombies: set[cf.Future[StepResult]] = set()  # timed out, still running
+        self.done: queue.SimpleQueue[cf.Future[StepResult]] = queue.SimpleQueue()
         self.slots = _Slots(d)
         self.failures: list[Failure] = []
         self.tries: dict[str, int] = {}
@@ -167,6 +169,7 @@ class _Loop:
             deadline = None if begun.timeout_s is None else time.monotonic() + begun.timeout_s
             self.slots.take(t)
             self.inflight[future] = (t, deadline)
+            future.add_done_callback(self.done.put)
 
     # -- waiting and finishing ---------------------------------------------------
 
@@ -178,9 +181,14 @@ class _Loop:
         if limit is not None:
             wakeups.append(limit)
         timeout = max(0.0, min(wakeups) - now) if wakeups else None
-        done, _ = cf.wait([*self.inflight, *self.zombies], timeout=timeout,
-                          return_when=cf.FIRST_COMPLETED)
-        self.zombies -= done
+        done: list[cf.Future[StepResult]] = []
+        try:  # completions arrive through a queue: O(1) per completion, not O(in flight)
+            done.append(self.done.get(timeout=timeout))
+            while True:
+                done.append(self.done.get_nowait())
+        except queue.Empty:
+            pass
+        self.zombies.difference_update(done)
         for future in done:
             if future not in self.inflight:
                 continue
