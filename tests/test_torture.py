@@ -66,7 +66,11 @@ def test_kill_and_resume(tmp_path: Path) -> None:
                 run_kills += 1
                 temp_files_seen += len(list(workdir.glob(".run.json.*.tmp")))
                 continue
-            rest, err = proc.communicate()
+            # read through the same buffered stream as the "ready" line (communicate()
+            # would bypass its buffer and could lose the final line)
+            rest = proc.stdout.read()
+            err = proc.stderr.read() if proc.stderr is not None else ""
+            proc.wait()
             assert proc.returncode == 0, err
             assert rest.strip() == "completed"
             break

@@ -1,0 +1,236 @@
+"""JSON in and out: strict decoding of run files, the canonical bytes of a run, and atomic
+replacement of a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .checks import _join
+from .errors import RunFileError
+from .model import Run, Slice
+
+__all__ = ["decode_run_file", "dump_run", "run_to_json", "write_atomic"]
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+class _StrictJSONError(ValueError):
+    """JSON that Python's decoder accepts but the format refuses."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _StrictJSONError(f"{name} is not valid JSON; use a number, a string or null")
+
+
+class _Duplicated(dict[str, Any]):
+    """An object that had a duplicate key (found after parsing, to name its JSON path)."""
+
+    key = ""
+
+
+def _duplicate_hook() -> tuple[Any, list[bool]]:
+    """An ``object_pairs_hook`` marking objects with duplicate keys, and its 'seen' flag."""
+    seen_any: list[bool] = []
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        d = dict(pairs)
+        if len(d) == len(pairs):
+            return d
+        seen: set[str] = set()
+        marked = _Duplicated(d)
+        for k, _ in pairs:
+            if k in seen:
+                marked.key = k
+                break
+            seen.add(k)
+        seen_any.append(True)
+        return marked
+
+    return hook, seen_any
+
+
+def _find_duplicate(data: Any, path: str = "") -> tuple[str, str] | None:
+    """``(json path, key)`` of the first object that had a duplicate key."""
+    if isinstance(data, _Duplicated):
+        return _join(path, data.key), data.key
+    items: Iterable[tuple[str, Any]]
+    if isinstance(data, dict):
+        items = ((_join(path, k), v) for k, v in data.items())
+    elif isinstance(data, list):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(data))
+    else:
+        return None
+    for sub_path, value in items:
+        found = _find_duplicate(value, sub_path)
+        if found:
+            return found
+    return None
+
+
+def decode_run_file(raw: bytes, file: str) -> Any:
+    """Decode run.json bytes strictly: UTF-8, JSON without NaN/Infinity, duplicate keys or
+    lone surrogates.
+
+    Args:
+        raw: The file's bytes.
+        file: Its name, for messages.
+
+    Returns:
+        The JSON document.
+
+    Raises:
+        RunFileError: The bytes are not such a document (the message names the place).
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise RunFileError(
+            f"not UTF-8 (byte {e.start}); save the file as UTF-8", file=file
+        ) from None
+    try:
+        hook, duplicated = _duplicate_hook()
+        data = json.loads(text, parse_constant=_no_constant, object_pairs_hook=hook)
+        if _SURROGATE_ESCAPE.search(text):
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except _StrictJSONError as e:
+        raise RunFileError(f"{e}", file=file) from None
+    except UnicodeEncodeError:
+        raise RunFileError("a string holds a lone surrogate escape (like \\ud800), which is "
+                           "not valid Unicode; fix or remove that string", file=file) from None
+    except json.JSONDecodeError as e:
+        raise RunFileError(
+            f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}; fix the syntax",
+            file=file,
+        ) from None
+    except RecursionError:
+        raise RunFileError("JSON nested too deeply", file=file) from None
+    except ValueError as e:  # e.g. an integer with more digits than Python converts
+        raise RunFileError(f"a JSON value cannot be read ({e}); shorten or quote it",
+                           file=file) from None
+    if duplicated and (dup := _find_duplicate(data)) is not None:
+        raise RunFileError(f"key {dup[1]!r} appears twice in one JSON object; keep one (a "
+                           "duplicate key would silently drop data)", file=file, json_path=dup[0])
+    return data
+
+
+def run_to_json(run: Run) -> dict[str, Any]:
+    """The run as a JSON document in canonical key order (defaults written out).
+
+    Args:
+        run: The run.
+
+    Returns:
+        A dict ready for ``json.dumps``.
+    """
+    doc: dict[str, Any] = {
+        "version": run.version,
+        "run_id": run.run_id,
+        "template": run.template,
+        "status": run.status,
+    }
+    if run.abandoned is not None:
+        doc["abandoned"] = run.abandoned
+    doc["facts"] = dict(run.facts)
+    if run.meta is not None:
+        doc["meta"] = dict(run.meta)
+    if run.epics:
+        doc["epics"] = [{"id": e.id, "depends_on": list(e.depends_on)} for e in run.epics]
+    doc["slices"] = [_slice_json(s) for s in run.slices]
+    return doc
+
+
+def _slice_json(s: Slice) -> dict[str, Any]:
+    d: dict[str, Any] = {"id": s.id}
+    if s.title is not None:
+        d["title"] = s.title
+    if s.epic is not None:
+        d["epic"] = s.epic
+    d["depends_on"] = list(s.depends_on)
+    d["status"] = s.status
+    d["facts"] = dict(s.facts)
+    if s.meta is not None:
+        d["meta"] = dict(s.meta)
+    return d
+
+
+def dump_run(run: Run) -> bytes:
+    """The exact bytes :func:`save_run` writes: canonical order, sorted facts and meta keys,
+    two-space indent, UTF-8, trailing newline, no timestamps.
+
+    Args:
+        run: The run.
+
+    Returns:
+        The file's bytes.
+    """
+    doc = run_to_json(run)
+    _sort_free_form(doc)
+    for s in doc["slices"]:
+        _sort_free_form(s)
+    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _sort_free_form(d: dict[str, Any]) -> None:
+    for k in ("facts", "meta"):
+        if k in d:
+            d[k] = _sorted(d[k])
+
+
+def _sorted(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _sorted(v[k]) for k in sorted(v)}
+    if isinstance(v, list):
+        return [_sorted(x) for x in v]
+    return v
+
+
+def _file_mode(target: Path) -> int:
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace ``path`` by ``data`` atomically: temp file, fsync, rename, fsync the directory.
+
+    A reader sees either the old or the new content, never a torn file.
+
+    Args:
+        path: Destination file.
+        data: New content.
+
+    Raises:
+        OSError: Writing failed; the old file is untouched and no temp file is left.
+    """
+    target = Path(os.path.realpath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), _file_mode(target))
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    try:
+        dfd = os.open(target.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
