@@ -241,7 +241,9 @@ def test_interrupt_then_resume(tmp_path: Path) -> None:
         if "transition_fired execute:" in line:
             break
     proc.send_signal(signal.SIGTERM)
-    rest, err = proc.communicate(timeout=30)
+    rest = proc.stdout.read()  # the same buffered stream (communicate() would bypass it)
+    err = proc.stderr.read() if proc.stderr is not None else ""
+    proc.wait(timeout=30)
     assert proc.returncode == 5, (rest, err)
     assert "paused" in rest and "interrupted" in rest
     run = pe.load_run(path)
