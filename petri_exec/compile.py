@@ -161,6 +161,5 @@ def marking_of(run: Run) -> Marking:
         The marking.
     """
     counts = {f"run:{run.status}": 1}
-    for sl in run.slices:
-        counts[f"slice:{sl.id}:{sl.status}"] = 1
-    return Marking(counts)
+    counts.update((f"slice:{sl.id}:{sl.status}", 1) for sl in run.slices)
+    return Marking._of(counts)

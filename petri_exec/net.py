@@ -68,6 +68,14 @@ class Marking(Mapping[str, int]):
         self._counts = tokens
         self._hash: int | None = None
 
+    @classmethod
+    def _of(cls, tokens: dict[str, int]) -> Marking:
+        """A marking over ``tokens`` (positive ints, owned by the marking): no checks."""
+        m = cls.__new__(cls)
+        m._counts = tokens
+        m._hash = None
+        return m
+
     def __getitem__(self, place: str) -> int:
         return self._counts[place]
 
@@ -411,7 +419,7 @@ class NetState:
     def marking(self) -> Marking:
         """A snapshot of the current marking (costs O(places))."""
         places = self._net.places
-        return Marking((places[p], n) for p, n in enumerate(self._tokens) if n)
+        return Marking._of({places[p]: n for p, n in enumerate(self._tokens) if n})
 
     def is_enabled(self, t: Transition) -> bool:
         """Whether ``t`` is enabled now. O(1)."""
