@@ -8,10 +8,12 @@ Quick use::
 
 from __future__ import annotations
 
+from .analysis import Analysis, analyze
 from .compile import compile_run, linear_order, marking_of
 from .drive import DriveOutcome, Failure, abandon, adrive, drive, fire
 from .errors import (
     JournalError,
+    NetFormatError,
     NotEnabledError,
     PetriExecError,
     PortError,
@@ -23,17 +25,21 @@ from .errors import (
 )
 from .events import Event, journal_path, read_journal
 from .model import Epic, Run, Slice
-from .net import Effect, Marking, Net, NetState, Transition
-from .pnml import to_pnml
+from .net import Effect, Marking, Net, Transition
+from .netstate import NetState
+from .pnml import from_pnml, to_pnml
 from .ports import StepContext, StepResult
+from .proof import RunAnalysis, analyze_run
 from .runfile import dump_run, load_run, parse_run, run_schema, save_run, validate_run
 from .schedulers import LinearScheduler, PetriScheduler, ScanSession, Scheduler, Session
-from .snakes_bridge import to_snakes
+from .snakes_bridge import from_snakes, to_snakes
 from .templates import Lane, Step, Template, load_template
+from .why import Why, why
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Analysis",
     "DriveOutcome",
     "Effect",
     "Epic",
@@ -44,12 +50,14 @@ __all__ = [
     "LinearScheduler",
     "Marking",
     "Net",
+    "NetFormatError",
     "NetState",
     "NotEnabledError",
     "PetriExecError",
     "PetriScheduler",
     "PortError",
     "Run",
+    "RunAnalysis",
     "RunFileError",
     "RunLockedError",
     "ScanSession",
@@ -64,13 +72,18 @@ __all__ = [
     "Transition",
     "UnknownTransitionError",
     "UsageError",
+    "Why",
     "__version__",
     "abandon",
     "adrive",
+    "analyze",
+    "analyze_run",
     "compile_run",
     "drive",
     "dump_run",
     "fire",
+    "from_pnml",
+    "from_snakes",
     "journal_path",
     "linear_order",
     "load_run",
@@ -83,4 +96,5 @@ __all__ = [
     "to_pnml",
     "to_snakes",
     "validate_run",
+    "why",
 ]

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 from .compile import compile_run
 from .model import Run
-from .net import Marking, Net, NetState, Transition
+from .net import Marking, Net, Transition
+from .netstate import NetState
 from .templates import Template
 
 __all__ = [
@@ -52,11 +53,19 @@ class Session(Protocol):
 class Scheduler(abc.ABC):
     """Base class for schedulers: implement :meth:`ready`; optionally :meth:`session`.
 
+    A scheduler declares optional promises with class attributes, which the contract
+    harness (:mod:`petri_exec.testing`) then checks:
+
     Attributes:
         net: The net the scheduler schedules over.
+        complete: True promises that ``ready()`` returns every enabled non-manual
+            transition (exactly :class:`PetriScheduler`'s answer).
+        linear: True promises that ``ready()`` returns at most one transition.
     """
 
     net: Net
+    complete: ClassVar[bool] = False
+    linear: ClassVar[bool] = False
 
     @abc.abstractmethod
     def ready(self, marking: Mapping[str, int]) -> frozenset[Transition]:
@@ -106,7 +115,9 @@ class _NetScheduler(Scheduler):
 
 
 class PetriScheduler(_NetScheduler):
-    """All enabled transitions of the run's full concurrent net."""
+    """All enabled transitions of the run's full concurrent net (declares ``complete``)."""
+
+    complete: ClassVar[bool] = True
 
     @classmethod
     def for_run(cls, run: Run, *, template: Template | None = None) -> PetriScheduler:
@@ -126,8 +137,11 @@ class LinearScheduler(_NetScheduler):
     """The degenerate net: at most one transition is ready at any marking it reaches.
 
     Same places and transitions as the run's net, plus read arcs chaining the slices'
-    first steps in one deterministic topological order (ties by file order).
+    first steps in one deterministic topological order (ties by file order). Declares
+    ``linear``.
     """
+
+    linear: ClassVar[bool] = True
 
     @classmethod
     def for_run(cls, run: Run, *, template: Template | None = None) -> LinearScheduler:
