@@ -20,21 +20,18 @@ from .compile import compile_run, marking_of
 from .drive import DriveOutcome, abandon, drive, fire
 from .errors import PetriExecError, UsageError
 from .events import journal_path, read_journal
-from .gvrender import render_dot
-from .model import Run, dependencies
+from .model import Run
 from .pnml import to_pnml
 from .progress import BoardProgress, LineProgress
-from .render import net_json, to_dot
-from .render_slices import to_dot_slices, to_mermaid
-from .report import html_report, overlay_for
+from .render import net_json
 from .runfile import load_run
 from .schedulers import LinearScheduler, PetriScheduler
 from .templates import Template, load_template
+from .visualize import FORMATS, format_for, visualize
 
 __all__ = ["main"]
 
 EXIT = {"completed": 0, "fired": 0, "halted": 3, "deadlocked": 4, "paused": 5}
-FORMATS = ("dot", "svg", "png", "mermaid", "html", "json")
 
 
 def _load(path: str) -> tuple[Run, Template]:
@@ -43,36 +40,11 @@ def _load(path: str) -> tuple[Run, Template]:
 
 
 def cmd_visualize(a: argparse.Namespace) -> int:
-    run, template = _load(a.run)
-    fmt = a.format or (Path(a.output).suffix.lstrip(".").lower() if a.output else "dot")
-    fmt = {"gv": "dot", "htm": "html", "mmd": "mermaid"}.get(fmt, fmt)
-    if fmt not in FORMATS:
-        raise UsageError(f"{a.output}: unknown format {fmt!r} (from the file's extension); "
-                         f"use --format with one of {', '.join(FORMATS)}")
-    net = compile_run(run, template=template)
-    overlay = overlay_for(a.run, net, run)
-    view = a.view or ("slices" if len(run.slices) > 40 else "net")
-    marking = marking_of(run)
-    if fmt == "json":
-        out: str | bytes = json.dumps(net_json(net, marking, (
-            net.transition(n) for n in overlay.enabled)), indent=2) + "\n"
-    elif fmt == "mermaid":
-        out = to_mermaid(run, template, overlay)
-    else:
-        src = (to_dot(net, run, template, marking, overlay) if view == "net"
-               else to_dot_slices(run, template, overlay))
-        if fmt == "dot":
-            out = src
-        elif fmt == "html":
-            out = html_report(run, template, overlay, render_dot(src, "svg"), a.run)
-        else:
-            out = render_dot(src, fmt)
+    out = visualize(a.run, format_for(a.output, a.format), a.view)
     if a.output:
-        Path(a.output).write_bytes(out if isinstance(out, bytes) else out.encode("utf-8"))
-    elif isinstance(out, bytes):
-        sys.stdout.buffer.write(out)
+        Path(a.output).write_bytes(out)
     else:
-        sys.stdout.write(out)
+        sys.stdout.buffer.write(out)
     return 0
 
 
@@ -91,44 +63,102 @@ def cmd_ready(a: argparse.Namespace) -> int:
 
 
 def cmd_check(a: argparse.Namespace) -> int:
+    from .proof import analyze_run
+
     run, template = _load(a.run)
-    net = compile_run(run, template=template)
-    arcs = sum(len(c) + len(p) + len(r) for c, p, r in zip(net.consume, net.produce, net.read,
-                                                          strict=True))
-    deps = dependencies(run)
-    report = {
-        "run": a.run, "valid": True, "template": template.name,
-        "places": len(net.places), "transitions": len(net.transitions), "arcs": arcs,
-        "slices": len(run.slices), "dependency_edges": sum(len(d) for d in deps),
-        "acyclic": True, "safe": True, "sound": True,
-        "proof": "dependencies are acyclic, both lanes are linear chains and the frontier "
-                 "is read by every slice's first step: every slice can complete, then the "
-                 "run lane reaches its end (no deadlock, 1-safe)",
-    }
+    rep = analyze_run(run, template=template, behavioural=a.behavioural,
+                      max_states=a.max_states)
+    ok = rep.sound and (rep.drive_completes or a.allow_manual) and rep.agrees is not False
+    code = 0 if ok else 4
     if a.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps({"run": a.run, "valid": True, **rep.to_json(), "exit": code},
+                         indent=2))
+        return code
+
+    def yn(v: bool | None) -> str:
+        return {True: "yes", False: "no", None: "unknown"}[v]
+
+    print(f"{a.run}: valid run {rep.run_id!r} of template {rep.template!r}, status "
+          f"{rep.status!r}")
+    print(f"  net: {rep.places} places, {rep.transitions} transitions, {rep.arcs} arcs; "
+          f"{rep.slices} slice(s), {rep.dependency_edges} dependency edge(s)")
+    acyclic = "acyclic" if rep.acyclic else "CYCLE " + " -> ".join(rep.cycle)
+    print(f"  structure: dependencies {acyclic}; lanes linear; conflict-free; 1-safe; "
+          f"frontier {template.run.frontier!r} {rep.frontier}")
+    dead = ", ".join(rep.dead_transitions[:8]) + (
+        f" and {len(rep.dead_transitions) - 8} more" if len(rep.dead_transitions) > 8 else "")
+    print(f"  deadlock possible: {yn(rep.deadlock)}; option to complete: "
+          f"{yn(rep.option_to_complete)}; proper completion: {yn(rep.proper_completion)}; "
+          f"dead steps: {dead or 'none'}")
+    print(f"  sound: {yn(rep.sound)}")
+    import textwrap as tw
+
+    print(tw.fill(rep.proof, width=92, initial_indent="  proof: ", subsequent_indent=" " * 9))
+    gates = (f"stops at manual gate(s) {', '.join(rep.manual_gates)}" if rep.manual_gates
+             else f"reaches {template.run.end!r} without manual steps"
+             if rep.drive_completes else f"cannot reach {template.run.end!r}")
+    after = (f"; manual gates after the end: {', '.join(rep.gates_after_end)}"
+             if rep.gates_after_end else "")
+    print(f"  drive(): {gates}{after}")
+    b = rep.behaviour
+    if b is not None:
+        extent = "complete" if b.complete else "cut at --max-states"
+        verdict = {True: "confirms the proof", False: "CONTRADICTS the proof (please "
+                   "report it)", None: "cannot confirm the proof"}[rep.agrees]
+        print(f"  state space: {b.states} markings, {b.edges} firings ({extent}); "
+              f"{b.deadlock_count} deadlock(s); {verdict}")
+        if b.limit:
+            print(f"  note: {b.limit}")
+    for reason in rep.reasons:
+        print(tw.fill(reason, width=92, initial_indent="  problem: ", subsequent_indent=" " * 11))
+    if ok:
+        print("verdict: sound" + (" (manual gates allowed)" if rep.manual_gates else ""))
+    elif rep.sound:
+        print("verdict: sound, but drive() alone does not reach the end (exit 4; "
+              "--allow-manual accepts manual gates)")
     else:
-        print(f"{a.run}: valid run of template {template.name!r}")
-        print(f"  net: {report['places']} places, {report['transitions']} transitions, "
-              f"{arcs} arcs; {len(run.slices)} slices, {report['dependency_edges']} "
-              "dependency edges")
-        print(f"  sound: yes ({report['proof']})")
-    return 0
+        print("verdict: NOT sound: a deadlock or an unreachable end is possible (exit 4)")
+    return code
 
 
 def cmd_why(a: argparse.Namespace) -> int:
+    from .why import why
+
     run, template = _load(a.run)
     net = compile_run(run, template=template)
-    t = net.transition(a.transition)
-    m = marking_of(run)
-    lacking = net.missing(t, m)
-    if not lacking:
-        extra = " (a manual gate: fire it with petri-exec fire)" if t.manual else ""
-        print(f"{t.name} is enabled{extra}")
+    w = why(net, marking_of(run), a.transition)
+    if a.json:
+        print(json.dumps(w.to_json(), indent=2))
         return 0
-    print(f"{t.name} waits for:")
-    for place, _need, _have in lacking:
-        print(f"  {place}: {_chain(place, run, template)}")
+    if w.enabled:
+        extra = " (a manual gate: fire it with petri-exec fire)" if w.manual else ""
+        print(f"{w.transition} is enabled{extra}")
+        return 0
+
+    def lane(place: str) -> tuple[str, str, bool]:
+        kind, _, rest = place.partition(":")
+        sid, _, status = rest.rpartition(":")
+        if kind == "run":
+            ln, name, now = template.run, "run", run.status
+        else:
+            ln, name, now = template.slice, f"slice {sid!r}", run.slice(sid).status
+        return name, now, ln.position(status) < ln.position(now)
+
+    print(f"{w.transition} waits for:")
+    for n in w.needs:
+        name, now, behind = lane(n.place)
+        if n.never:
+            why_not = (f"{name} is already past {n.place.rsplit(':', 1)[1]!r} (now {now!r})"
+                       if behind else n.never)
+            print(f"  {n.place}: never: {why_not}")
+            continue
+        print(f"  {n.place}: waits for {name}: {' -> '.join(n.chain)} (now {now!r})")
+        for step, place in n.side:
+            print(f"    ({step} also waits for {place})")
+    if w.never:
+        print(f"{w.transition} can never fire from here")
+    else:
+        print(f"fire first, in order ({len(w.plan)} steps): {', '.join(w.plan)}")
     return 0
 
 
@@ -279,6 +309,7 @@ _EPILOG = f"""examples:
   petri-exec history run.json                    the journal
   petri-exec visualize run.json -o run.svg       a picture of the net
   petri-exec export run.json --format pnml       the net in a standard format
+  petri-exec abandon run.json --reason "..."     stop a run for good
 
 {_EXIT_CODES}
 run 'petri-exec COMMAND --help' for a command's options; docs/cli.md has the details."""
@@ -338,10 +369,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a JSON list of {name, step, slice_id, port}")
     c = add("check", cmd_check, "validate the run and analyse its net",
             "petri-exec check run.json")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("--json", action="store_true", help="the report as JSON, for scripts")
+    c.add_argument("--behavioural", action="store_true",
+                   help="also build the state space and check that it confirms the proof")
+    c.add_argument("--max-states", type=int, default=100_000, metavar="N",
+                   help="bound on the markings --behavioural explores (default 100000)")
+    c.add_argument("--allow-manual", action="store_true",
+                   help="exit 0 when sound even if drive() stops at a manual gate")
     w = add("why", cmd_why, "explain what a transition is waiting for",
             "petri-exec why run.json slice_start:ui")
     w.add_argument("transition", metavar="TRANSITION")
+    w.add_argument("--json", action="store_true", help="the explanation as JSON")
     d = add("drive", cmd_drive,
             "drive the run until it completes, halts, deadlocks or pauses, with live "
             "progress (a status board on a terminal, one line per event otherwise)",

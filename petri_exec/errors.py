@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "JournalError",
+    "NetFormatError",
     "NotEnabledError",
     "PetriExecError",
     "PortError",
@@ -47,6 +48,21 @@ class TemplateError(PetriExecError, ValueError):
 
 class JournalError(PetriExecError, ValueError):
     """A run's journal (``<stem>.events.jsonl``) is unreadable or contradicts the net."""
+
+
+class NetFormatError(PetriExecError, ValueError):
+    """A net file or foreign net (PNML, SNAKES) is malformed or not a place/transition net.
+
+    Attributes:
+        file: The file that was read (``<bytes>`` or ``<snakes>`` when there is none).
+        element: The offending element (``<arc id="a3">``), or ``""`` for the whole file.
+    """
+
+    def __init__(self, message: str, *, file: str = "<bytes>", element: str = "") -> None:
+        self.file = file
+        self.element = element
+        where = f"{file}: {element}" if element else file
+        super().__init__(f"{where}: {message}")
 
 
 class NotEnabledError(PetriExecError, RuntimeError):

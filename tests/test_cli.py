@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import shutil
+import pty
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -12,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from petri_exec.cli import build_parser
+
 EXE = str(Path(sys.executable).parent / "petri-exec")
-DOT = shutil.which("dot")
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "nets" / "examples"
 
 PORTS_MODULE = '''
 import petri_exec as pe
@@ -94,7 +99,8 @@ def test_drive_completes_exit_0_then_fire_manual_gate(workdir: Path) -> None:
     h = run_cli("history", "run.json", cwd=workdir)
     assert h.returncode == 0 and "net_completed" in h.stdout
     hj = json.loads(run_cli("history", "run.json", "--json", cwd=workdir).stdout)
-    assert hj[-1]["kind"] == "transition_fired" and hj[-1]["transition"] == "host_promotion"
+    fired = [e for e in hj if e["kind"] == "transition_fired"]
+    assert fired[-1]["transition"] == "host_promotion" and hj[-1]["kind"] == "checkpoint"
 
 
 def test_halted_exit_3_leaves_run_unchanged(workdir: Path) -> None:
@@ -177,29 +183,128 @@ def test_check_and_export(workdir: Path) -> None:
     assert j["enabled"] == ["worktree_create"]
 
 
-def test_visualize_dot_and_mermaid_escape_labels(workdir: Path) -> None:
-    dot = run_cli("visualize", "run.json", cwd=workdir)
-    assert dot.returncode == 0 and dot.stdout.startswith('digraph "cli"')
-    assert 'Cart \\"API\\" <script>' in dot.stdout
-    assert "line\\nbreak {braces}" in dot.stdout
-    mer = run_cli("visualize", "run.json", "--format", "mermaid", cwd=workdir).stdout
-    assert "<script>" not in mer and "#quot;API#quot;" in mer and "#123;braces#125;" in mer
+COMMANDS = ("visualize", "ready", "check", "why", "drive", "fire", "history", "export")
 
 
-@pytest.mark.skipif(DOT is None, reason="needs the system Graphviz (installed by .ci/run)")
-def test_visualize_svg_marks_state_and_html_is_self_contained(workdir: Path) -> None:
-    assert run_cli("drive", "run.json", "--ports", "myports:failing_tests",
-                   cwd=workdir).returncode == 3
-    r = run_cli("visualize", "run.json", "-o", "net.svg", cwd=workdir)
+def test_every_command_refuses_a_missing_run_file_with_exit_2(workdir: Path) -> None:
+    extra = {"why": ["x"], "drive": ["--ports", "shell"], "fire": ["x", "--ports", "shell"],
+             "export": ["--format", "json"]}
+    for cmd in COMMANDS:
+        r = run_cli(cmd, "missing.json", *extra.get(cmd, []), cwd=workdir)
+        assert r.returncode == 2, (cmd, r.stderr)
+        assert r.stderr.count("\n") == 1 and "missing.json" in r.stderr, (cmd, r.stderr)
+        assert "Traceback" not in r.stderr
+
+
+def test_help_has_an_example_for_every_command(workdir: Path) -> None:
+    top = run_cli("--help", cwd=workdir)
+    assert top.returncode == 0 and "exit codes:" in top.stdout
+    assert run_cli("drive", "--help", cwd=workdir).returncode == 0
+    subparsers = next(a for a in build_parser()._actions
+                      if isinstance(a, argparse._SubParsersAction))
+    for cmd in COMMANDS:
+        assert f"petri-exec {cmd} " in top.stdout, cmd
+        text = subparsers.choices[cmd].format_help()
+        assert re.search(rf"^examples?:\n  petri-exec {cmd} ", text, re.M), cmd
+        assert "exit codes: 0 success" in text
+
+
+def test_drive_json_prints_only_the_outcome(workdir: Path) -> None:
+    r = run_cli("drive", "run.json", "--ports", "myports:failing_tests", "--json", cwd=workdir)
+    assert r.returncode == 3
+    out = json.loads(r.stdout)
+    assert out == {"status": "halted", "run_status": "reports_initialized",
+                   "step": "test_result:api", "reason": "tests crashed", "detail": None,
+                   "fired": out["fired"], "exit_code": 3}
+    r = run_cli("drive", "run.json", "--ports", "myports:ok", "--json", "--max-firings", "1",
+                cwd=workdir)
+    assert r.returncode == 5 and json.loads(r.stdout)["status"] == "paused"
+
+
+def test_drive_prints_one_line_per_event_when_not_a_terminal(workdir: Path) -> None:
+    r = run_cli("drive", "run.json", "--ports", "myports:ok", cwd=workdir)
+    assert r.returncode == 0
+    events = [json.loads(x) for x in (workdir / "run.events.jsonl").read_text().splitlines()]
+    lines = [x for x in r.stdout.splitlines() if x.startswith("[")]
+    assert len(lines) == len(events)
+    assert lines[0] == "[0] transition_started worktree_create"
+    assert "\x1b[" not in r.stdout
+
+
+def test_drive_shows_a_status_board_on_a_terminal(workdir: Path) -> None:
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([EXE, "drive", "run.json", "--ports", "myports:ok"], cwd=workdir,
+                            stdin=subprocess.DEVNULL, stdout=follower, stderr=follower,
+                            env={**os.environ, "NO_COLOR": "1"})
+    os.close(follower)
+    chunks = []
+    try:
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:                             # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(leader)
+        code = proc.wait(timeout=120)
+    screen = b"".join(chunks).decode()
+    assert code == 0, screen
+    assert "\x1b[2K" in screen                          # redrawn in place
+    assert "2/2 slices completed (100%)" in screen
+    assert "\u2588" * 30 in screen                       # a full progress bar
+    assert "[0] transition_started" not in screen       # not the plain lines
+    assert "completed: run status promotion_prepared" in screen
+
+
+def test_fire_json_and_progress_lines(workdir: Path) -> None:
+    assert run_cli("drive", "run.json", "--ports", "myports:ok", cwd=workdir).returncode == 0
+    r = run_cli("fire", "run.json", "host_promotion", "--ports", "myports:ok", "--json",
+                "--progress", "lines", cwd=workdir)
     assert r.returncode == 0, r.stderr
-    svg = ET.parse(workdir / "net.svg").getroot()
-    classes = [g.get("class", "") for g in svg.iter("{http://www.w3.org/2000/svg}g")]
-    assert any("failed" in c for c in classes)
-    assert any("fired" in c for c in classes)
-    assert any("marked" in c for c in classes)
-    assert any("enabled" in c for c in classes)
-    r = run_cli("visualize", "run.json", "-o", "net.html", cwd=workdir)
-    html = (workdir / "net.html").read_text()
-    assert "<script>alert" not in html and "&lt;script&gt;" in html
-    assert "http://" not in html.replace("http://www.w3.org", "")
-    assert "https://" not in html
+    assert json.loads(r.stdout)["run_status"] == "promoted"
+    assert "transition_fired host_promotion" in r.stderr
+
+
+def test_visualize_refuses_an_unknown_extension(workdir: Path) -> None:
+    r = run_cli("visualize", "run.json", "-o", "net.bmp", cwd=workdir)
+    assert r.returncode == 2 and "net.bmp" in r.stderr and "--format" in r.stderr
+    assert not (workdir / "net.bmp").exists()
+
+
+@pytest.mark.parametrize(("example", "code", "status", "reason"), [
+    ("diamond.json", 0, "done", None),
+    ("checkout.json", 0, "promotion_prepared", None),
+    ("release.json", 0, "promotion_prepared", None),
+    ("verify-fails.json", 3, "reports_initialized", "verification_failed"),
+])
+def test_examples_drive_with_shell_ports(tmp_path: Path, example: str, code: int, status: str,
+                                         reason: str | None) -> None:
+    run = tmp_path / example
+    run.write_bytes((EXAMPLES / example).read_bytes())
+    r = run_cli("drive", example, "--ports", "shell", "--json", cwd=tmp_path)
+    assert r.returncode == code, r.stdout + r.stderr
+    out = json.loads(r.stdout)
+    assert (out["run_status"], out["reason"]) == (status, reason)
+    doc = json.loads(run.read_text())
+    logs = tmp_path / f"{doc['run_id']}.work" / "logs"
+    assert {p.name for p in logs.glob("*.run.1.log")} == {f"{s['id']}.run.1.log"
+                                                          for s in doc["slices"]}
+    if reason == "verification_failed":
+        verdicts = {s["id"]: s["facts"]["verdict"] for s in doc["slices"]}
+        assert verdicts == {"generate": "passed", "format": "passed", "tests": "failed"}
+
+
+def test_readme_commands_are_what_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)```", readme, re.S)
+    commands = [line for b in blocks[:2] for line in b.splitlines()
+                if line and not line.startswith("#")]
+    assert len(commands) == 2
+    assert "'.[viz]'" in commands[0] and "--ports shell" in commands[0]
+    assert "visualize" in commands[0] and "'.[dev,viz]'" in commands[1]
+    ci = (ROOT / ".ci" / "run").read_text()
+    for command in commands:
+        assert command in ci, command

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import petri_exec as pe
-from petri_exec.testing import FakePorts
+from petri_exec.testing import FakePorts, check_scheduler
 
 from .strategies import dag_runs
 
@@ -27,6 +27,18 @@ def _drive(run: pe.Run, scheduler: str, ports: FakePorts | None = None
 
 def _fired(events: list[pe.Event]) -> list[str]:
     return [e.transition or "" for e in events if e.kind == "transition_fired"]
+
+
+def test_linear_runs_petri_equals_linear_on_the_harness() -> None:
+    """On a linear run both nets behave alike. On the contract harness: at every marking
+    they reach, LinearScheduler returns exactly PetriScheduler's answer (completeness),
+    and PetriScheduler never returns more than one transition (at_most_one) — so both
+    drives fire the same sequence — and both drives end in LinearScheduler's run.json."""
+    options = {"shapes": ("linear",), "max_slices": 10, "max_examples": 60}
+    check_scheduler(pe.LinearScheduler, complete=True,
+                    rules=["completeness", "parity", "ports_once"], **options)
+    check_scheduler(pe.PetriScheduler, linear=True,
+                    rules=["at_most_one", "parity", "ports_once"], **options)
 
 
 @SETTINGS
