@@ -333,7 +333,9 @@ def net_json(net: Net, marking: Mapping[str, int],
         enabled: Transitions to list as enabled.
 
     Returns:
-        ``{"name", "places", "transitions", "marking", "enabled"}`` with arcs per transition.
+        ``{"name", "places", "transitions", "marking", "enabled", "subnets"}`` with arcs per
+        transition; ``subnets`` maps each slice id (``""`` for the run lane) to its places
+        and transitions.
     """
     places = net.places
     return {
@@ -355,4 +357,19 @@ def net_json(net: Net, marking: Mapping[str, int],
         ],
         "marking": {p: marking[p] for p in places if marking.get(p, 0)},
         "enabled": sorted(t.name for t in enabled),
+        "subnets": _subnets(net),
     }
+
+
+def _subnets(net: Net) -> dict[str, dict[str, list[str]]]:
+    """Each slice's subnet (its places and transitions), in net order; run lane under ""."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for t in net.transitions:
+        out.setdefault(t.slice_id or "", {"places": [], "transitions": []})[
+            "transitions"].append(t.name)
+    for place in net.places:
+        kind, _, rest = place.partition(":")
+        key = "" if kind == "run" else rest.rpartition(":")[0] if kind == "slice" else None
+        if key is not None and key in out:
+            out[key]["places"].append(place)
+    return out
