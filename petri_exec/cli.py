@@ -14,7 +14,7 @@ import textwrap
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .compile import compile_run, marking_of
 from .drive import DriveOutcome, abandon, drive, fire
@@ -160,22 +160,6 @@ def cmd_why(a: argparse.Namespace) -> int:
     else:
         print(f"fire first, in order ({len(w.plan)} steps): {', '.join(w.plan)}")
     return 0
-
-
-def _chain(place: str, run: Run, template: Template) -> str:
-    kind, _, rest = place.partition(":")
-    if kind == "run":
-        lane, current, name, fmt = template.run, run.status, "run", "{step}"
-    else:
-        sid, _, _ = rest.rpartition(":")
-        lane, current, name = template.slice, run.slice(sid).status, f"slice {sid!r}"
-        fmt = "{step}:" + sid
-    target = place.rsplit(":", 1)[1]
-    here, there = lane.position(current), lane.position(target)
-    if there < here:
-        return f"{name} is already past {target!r} (now {current!r}): this can never fire"
-    steps = [fmt.format(step=s.name) for s in lane.steps[here:there]]
-    return f"waits for {name}: " + " -> ".join(steps) + f" (now {current!r})"
 
 
 def _load_ports(spec: str) -> Any:
@@ -327,9 +311,16 @@ def _drive_options(sp: argparse.ArgumentParser) -> None:
                          "fired, exit_code); no progress unless --progress is given")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors on one line (exit 2), like every other bad input."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="petri-exec",
         description="Drive multi-step runs compiled into Petri nets.",
         epilog=_EPILOG,
