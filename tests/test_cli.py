@@ -155,7 +155,10 @@ def test_internal_error_exit_1(workdir: Path) -> None:
 
 def test_usage_error_exit_2(workdir: Path) -> None:
     assert run_cli("nonsense", cwd=workdir).returncode == 2
-    assert run_cli("drive", "run.json", cwd=workdir).returncode == 2  # --ports is required
+    r = run_cli("drive", "run.json", cwd=workdir)  # --ports is required
+    assert r.returncode == 2
+    assert r.stderr == ("petri-exec drive: error: the following arguments are required: "
+                        "--ports; see petri-exec drive --help\n")
 
 
 def test_why_explains_the_chain(workdir: Path) -> None:
