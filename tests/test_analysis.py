@@ -375,32 +375,7 @@ def test_cli_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 TOML = {
-    "gated": """name = "gated"
-[run]
-initial = "created"
-frontier = "open"
-end = "done"
-[[run.steps]]
-name = "open_up"
-from = "created"
-to = "open"
-[[run.steps]]
-name = "close"
-from = "open"
-to = "closed"
-[[run.steps]]
-name = "approve"
-from = "closed"
-to = "done"
-manual = true
-[slice]
-initial = "todo"
-done = "done"
-[[slice.steps]]
-name = "work"
-from = "todo"
-to = "done"
-""",
+    "gated": (Path(__file__).parent / "nets" / "gated.toml").read_text(),
     "archive": """name = "archive"
 [run]
 initial = "created"

@@ -34,33 +34,7 @@ class Exploding:
 exploding = Exploding()
 '''
 
-GATED = '''
-name = "gated"
-[run]
-initial = "created"
-frontier = "open"
-end = "done"
-[[run.steps]]
-name = "open_up"
-from = "created"
-to = "open"
-[[run.steps]]
-name = "close"
-from = "open"
-to = "closed"
-[[run.steps]]
-name = "approve"
-from = "closed"
-to = "done"
-manual = true
-[slice]
-initial = "todo"
-done = "done"
-[[slice.steps]]
-name = "work"
-from = "todo"
-to = "done"
-'''
+GATED = (Path(__file__).parent / "nets" / "gated.toml").read_text()
 
 
 def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None
