@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-import networkx as nx
 
 from .net import Marking, Net
 
@@ -165,6 +164,8 @@ def _path(parent: list[int], via: list[str], node: int) -> tuple[str, ...]:
 
 
 def _explore(net: Net, start: Marking, max_states: int) -> _Explored:
+    import networkx as nx  # imported on first use: it is most of petri_exec's import time
+
     graph = nx.MultiDiGraph()
     graph.add_node(0, marking=start)
     markings = [start]
