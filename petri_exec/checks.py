@@ -120,13 +120,8 @@ def check_run(run: Run, template: Template, *, file: str | None = None
     """
     c = _Ctx(file)
     _status(c, "status", run.status, template.run.statuses, "run")
-    epic_ids: dict[str, int] = {}
+    epic_ids = _unique_ids(c, [e.id for e in run.epics], "epic")
     for i, e in enumerate(run.epics):
-        _valid_id(c, e.id, f"epics[{i}].id")
-        if e.id in epic_ids:
-            raise c.fail(f"epics[{i}].id",
-                         f"duplicate epic id {e.id!r} (also epics[{epic_ids[e.id]}])")
-        epic_ids[e.id] = i
         _no_repeats(c, e.depends_on, f"epics[{i}]")
     for i, e in enumerate(run.epics):
         for j, d in enumerate(e.depends_on):
@@ -137,14 +132,9 @@ def check_run(run: Run, template: Template, *, file: str | None = None
         names = " -> ".join(run.epics[k].id for k in cycle)
         raise c.fail(f"epics[{cycle[0]}].depends_on", f"epic dependency cycle {names}; "
                      "remove one of these dependencies")
-    slice_ids: dict[str, int] = {}
+    slice_ids = _unique_ids(c, [s.id for s in run.slices], "slice")
     statuses = template.slice.statuses
     for i, s in enumerate(run.slices):
-        _valid_id(c, s.id, f"slices[{i}].id")
-        if s.id in slice_ids:
-            raise c.fail(f"slices[{i}].id",
-                         f"duplicate slice id {s.id!r} (also slices[{slice_ids[s.id]}])")
-        slice_ids[s.id] = i
         if s.epic is not None and s.epic not in epic_ids:
             raise c.fail(f"slices[{i}].epic", _unknown("epic", s.epic, epic_ids))
         if s.status not in statuses:
@@ -159,6 +149,18 @@ def check_run(run: Run, template: Template, *, file: str | None = None
                 raise c.fail(f"slices[{i}].depends_on[{j}]",
                              f"slice {d!r} depends on itself; remove it")
     return _check_graph(c, run, template)
+
+
+def _unique_ids(c: _Ctx, ids: list[str], what: str) -> dict[str, int]:
+    """Check ``ids`` (of ``epics`` or ``slices``) are valid and distinct; id -> index."""
+    seen: dict[str, int] = {}
+    for i, v in enumerate(ids):
+        path = f"{what}s[{i}].id"
+        _valid_id(c, v, path)
+        if v in seen:
+            raise c.fail(path, f"duplicate {what} id {v!r} (also {what}s[{seen[v]}])")
+        seen[v] = i
+    return seen
 
 
 def _valid_id(c: _Ctx, v: str, path: str) -> None:

@@ -28,7 +28,7 @@ from .errors import NotEnabledError, UsageError
 from .events import Event, Journal, journal_path
 from .model import Run
 from .net import Transition, not_enabled
-from .ports import StepResult
+from .ports import StepResult, timeout_result
 from .runfile import save_run
 from .schedulers import Scheduler
 
@@ -219,8 +219,7 @@ def _run_job(d: Driver, job: Job) -> StepResult:
         try:
             return future.result(timeout=job.timeout_s)
         except concurrent.futures.TimeoutError:
-            return StepResult.fail(f"timeout: port {job.port!r} took longer than "
-                                   f"{job.timeout_s}s")
+            return timeout_result(job.port, job.timeout_s)
     finally:
         pool.shutdown(wait=False)
 

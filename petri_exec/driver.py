@@ -36,9 +36,11 @@ from .ports import (
     PortCaller,
     StepContext,
     StepResult,
+    exception_result,
     missing_port_reason,
     normalise_result,
     resolve_port,
+    timeout_result,
 )
 from .runfile import save_run, validate_checked, write_atomic
 from .schedulers import LinearScheduler, PetriScheduler, Scheduler, Session, open_session
@@ -154,9 +156,9 @@ def call_port(fn: Callable[[StepContext], Any], ctx: StepContext, port: str,
         if inspect.isawaitable(value):
             value = asyncio.run(_bounded(value, timeout_s))
     except TimeoutError:
-        return StepResult.fail(f"timeout: port {port!r} took longer than {timeout_s}s")
+        return timeout_result(port, timeout_s)
     except Exception as e:
-        return StepResult.fail(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
+        return exception_result(e)
     return normalise_result(value, port)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from .driver import DriveOutcome, Driver, Failure, Job, call_port
 from .net import Transition
-from .ports import StepResult
+from .ports import StepResult, timeout_result
 
 __all__ = ["run_parallel"]
 
@@ -206,9 +206,7 @@ class _Loop:
                 del self.inflight[future]
                 self.slots.give(t)
                 self.zombies.add(future)  # keeps its slot until the port really returns
-                self._done(t, StepResult.fail(
-                    f"timeout: port {t.port!r} took longer than "
-                    f"{self.d.policies[t.step].timeout_s}s"))
+                self._done(t, timeout_result(t.port, self.d.policies[t.step].timeout_s))
         self._release_due()
         for i in self.blocked:
             heapq.heappush(self.pending, i)

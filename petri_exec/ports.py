@@ -23,9 +23,11 @@ __all__ = [
     "PortCaller",
     "StepContext",
     "StepResult",
+    "exception_result",
     "missing_port_reason",
     "normalise_result",
     "resolve_port",
+    "timeout_result",
 ]
 
 
@@ -168,6 +170,16 @@ def normalise_result(value: Any, port: str) -> StepResult:
 _OK = StepResult()
 
 
+def exception_result(e: BaseException) -> StepResult:
+    """The failure a port's exception becomes: ``"<Type>: <message>"``."""
+    return StepResult.fail(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
+
+
+def timeout_result(port: str | None, timeout_s: float | None) -> StepResult:
+    """The failure of an attempt that outlived its timeout."""
+    return StepResult.fail(f"timeout: port {port!r} took longer than {timeout_s}s")
+
+
 class PortCaller:
     """Calls ports, sync or async, turning every exception into a failed result.
 
@@ -196,7 +208,7 @@ class PortCaller:
             if inspect.isawaitable(value):
                 value = self._await(value)
         except Exception as e:
-            return StepResult.fail(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
+            return exception_result(e)
         return normalise_result(value, port)
 
     def _await(self, awaitable: Any) -> Any:
