@@ -14,7 +14,8 @@ import itertools
 from collections.abc import Iterator
 
 from .model import Run, dependencies, topological_order
-from .net import Arc, Marking, Net, Transition
+from .net import Marking, Net
+from .runnet import RunNet
 from .templates import Template, load_template
 
 __all__ = ["compile_run", "linear_order", "marking_of"]
@@ -82,72 +83,19 @@ def linear_order(run: Run) -> list[int]:
 def _compile(
     run: Run, template: Template, linear: bool, deps: list[tuple[int, ...]] | None = None
 ) -> Net:
-    with gc_paused():
-        return _build(run, template, linear, deps)
-
-
-def _build(
-    run: Run, template: Template, linear: bool, deps: list[tuple[int, ...]] | None
-) -> Net:
-    rlane, slane = template.run, template.slice
-    rs, ss = rlane.statuses, slane.statuses
-    nr, ns = len(rs), len(ss)
-    places = [f"run:{s}" for s in rs]
-    for sl in run.slices:
-        prefix = f"slice:{sl.id}:"
-        places.extend(prefix + s for s in ss)
-    frontier = rs.index(rlane.frontier or rlane.initial)
-    done = ss.index(slane.end)
-    nslices = len(run.slices)
-
-    transitions: list[Transition] = []
-    consume: list[tuple[Arc, ...]] = []
-    produce: list[tuple[Arc, ...]] = []
-    read: list[tuple[Arc, ...]] = []
-    # one arc tuple per place, shared by every arc that touches it (fewer allocations)
-    arc = [(p, 1) for p in range(len(places))]
-    done_arcs = [arc[nr + k * ns + done] for k in range(nslices)]
-    all_done = tuple(done_arcs)
-    for j, st in enumerate(rlane.steps):
-        transitions.append(
-            Transition(st.name, st.name, None, st.port, st.handler, st.manual, len(transitions))
-        )
-        consume.append((arc[j],))
-        produce.append((arc[j + 1],))
-        read.append(all_done if j == frontier else ())
-
     if deps is None:
         deps = dependencies(run)
-    frontier_arc = arc[frontier]
     if linear:
         order = topological_order(deps)
         if order is None:
             raise ValueError(f"run {run.run_id!r} has a dependency cycle; validate it first")
-        prev: list[int | None] = [None] * nslices
+        deps = list(deps)
         for a, b in itertools.pairwise(order):
-            prev[b] = a
-    for k, sl in enumerate(run.slices):
-        base = nr + k * ns
-        for j, st in enumerate(slane.steps):
-            transitions.append(
-                Transition(
-                    f"{st.name}:{sl.id}", st.name, sl.id, st.port, st.handler, False,
-                    len(transitions),
-                )
-            )
-            consume.append((arc[base + j],))
-            produce.append((arc[base + j + 1],))
-            if j == 0:
-                dk = deps[k]
-                pk = prev[k] if linear else None
-                if pk is not None and pk not in dk:
-                    dk = (*dk, pk)
-                read.append((frontier_arc, *[done_arcs[d] for d in dk]) if dk
-                            else (frontier_arc,))
-            else:
-                read.append(())
-    return Net(places, transitions, consume, produce, read,
-               name=f"{run.run_id}{'.linear' if linear else ''}", check=False)
+            if a not in deps[b]:
+                deps[b] = (*deps[b], a)
+    with gc_paused():
+        return RunNet(f"{run.run_id}{'.linear' if linear else ''}", template.run,
+                      template.slice, [s.id for s in run.slices], deps)
 
 
 def marking_of(run: Run) -> Marking:

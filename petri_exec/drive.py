@@ -199,8 +199,7 @@ def _attempt(d: Driver, t: Transition, ports: Any) -> StepResult | Failure:
     """Attempt ``t`` in the driving thread, retrying as its policy says."""
     policy = d.policies[t.step]
     for n in range(policy.retries + 1):
-        begun = d.begin(t, ports)
-        result = _run_job(d, begun) if isinstance(begun, Job) else begun
+        result = d.attempt(t, ports, _run_job)
         if result.reason is None:
             return result
         failure = d.failed(t, result)
@@ -210,9 +209,8 @@ def _attempt(d: Driver, t: Transition, ports: Any) -> StepResult | Failure:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _run_job(d: Driver, job: Job) -> StepResult:
-    if job.timeout_s is None:
-        return d.run_inline(job)
+def _run_job(job: Job) -> StepResult:
+    """Run a job with a timeout: in a worker thread, abandoned when it outlives it."""
     pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="petri-exec-port")
     try:
         future = pool.submit(call_port, job.fn, job.ctx, job.port, job.timeout_s)

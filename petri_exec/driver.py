@@ -282,6 +282,7 @@ class Driver:
         self.checkpoint_every = checkpoint_every or max(1000, len(self.net.transitions))
         self.since_checkpoint = replayed
         self.observed = self.journal is not None or on_event is not None
+        self.run_dir = self.path.parent if self.path is not None else None
         self._ports: dict[str, Callable[[StepContext], Any] | None] = {}
         self.fired = 0
 
@@ -322,48 +323,61 @@ class Driver:
                 self._full_net = compile_run(self.live.snapshot(), template=self.template)
         return self._full_net
 
-    def port(self, ports: Any, name: str) -> Callable[[StepContext], Any] | None:
-        """The port called ``name`` (looked up once per drive)."""
-        try:
-            return self._ports[name]
-        except KeyError:
-            fn = self._ports[name] = resolve_port(ports, name)
-            return fn
-
     def context(self, t: Transition, attempt: int) -> StepContext:
         """The context of attempt ``attempt`` of ``t``, from the live run."""
         live = self.live
         k = live.index.get(t.slice_id) if t.slice_id is not None else None
-        info = live.slices[k] if k is not None else None
         run_id = live.base.run_id
         return StepContext(
-            run_id, t.name, t.step, t.slice_id, info, live.run_facts(), attempt,
-            run_id + "/" + t.name, self.path.parent if self.path is not None else None,
-            t.port, live.status,
+            run_id, t.name, t.step, t.slice_id, live.slices[k] if k is not None else None,
+            live.run_facts(), attempt, run_id + "/" + t.name, self.run_dir, t.port,
+            live.status,
         )
 
-    def begin(self, t: Transition, ports: Any) -> Job | StepResult:
-        """Start an attempt of ``t``: a :class:`Job` to run, or the result when the step
-        needs no port call elsewhere (handlers, port-less steps, a missing port)."""
+    def _start(self, t: Transition, ports: Any
+               ) -> tuple[StepContext, Callable[[StepContext], Any] | None]:
+        """Count the attempt, build its context, journal ``transition_started``."""
         n = self.attempts.get(t.name, 0) + 1
         self.attempts[t.name] = n
-        ctx = self.context(t, n)
         if self.observed:
             self.emit("transition_started", transition=t.name, attempt=n)
-        fn = self.port(ports, t.port) if t.port is not None else None
+        port = t.port
+        if port is None:
+            return self.context(t, n), None
+        try:
+            fn = self._ports[port]
+        except KeyError:
+            fn = self._ports[port] = resolve_port(ports, port)
+        return self.context(t, n), fn
+
+    def _without_job(self, t: Transition, ctx: StepContext,
+                     fn: Callable[[StepContext], Any] | None) -> StepResult:
+        """The result of a step with a handler, without a port, or with a missing port."""
         if t.port is not None and fn is None:
             return StepResult.fail(missing_port_reason(t.port, t.name))
         if t.handler is not None:
             return self._handle(t, ctx, fn)
-        if fn is None:
-            return StepResult()
+        return StepResult()
+
+    def begin(self, t: Transition, ports: Any) -> Job | StepResult:
+        """Start an attempt of ``t``: a :class:`Job` to run, or the result when the step
+        needs no port call elsewhere (handlers, port-less steps, a missing port)."""
+        ctx, fn = self._start(t, ports)
+        if fn is None or t.handler is not None:
+            return self._without_job(t, ctx, fn)
         return Job(t, ctx, fn, t.port or "", self.policies[t.step].timeout_s)
 
-    def run_inline(self, job: Job) -> StepResult:
-        """Run a job in the driving thread (async ports reuse one event loop)."""
-        if job.timeout_s is None:
-            return self.caller.call(job.fn, job.ctx, job.port)
-        return call_port(job.fn, job.ctx, job.port, job.timeout_s)
+    def attempt(self, t: Transition, ports: Any,
+                bounded: Callable[[Job], StepResult]) -> StepResult:
+        """One attempt of ``t`` in the driving thread (the sequential loop's fast path:
+        no :class:`Job` unless the step has a timeout, which ``bounded`` enforces)."""
+        ctx, fn = self._start(t, ports)
+        if fn is None or t.handler is not None:
+            return self._without_job(t, ctx, fn)
+        timeout = self.policies[t.step].timeout_s
+        if timeout is None:
+            return self.caller.call(fn, ctx, t.port or "")
+        return bounded(Job(t, ctx, fn, t.port or "", timeout))
 
     def _handle(self, t: Transition, ctx: StepContext,
                 fn: Callable[[StepContext], Any] | None) -> StepResult:

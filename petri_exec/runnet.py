@@ -1,0 +1,346 @@
+"""The compiled net of a run, and its fast live state.
+
+A run's net has a shape no general net has: the run lane and every slice lane are state
+machines holding exactly one token, and the only read arcs join a slice's first step to
+the run's frontier and to its dependencies' ``done`` places (and the run's frontier step
+to every slice's ``done`` place). :class:`RunNet` keeps the net in that form — the
+transitions plus each slice's dependencies — and builds the general arrays of
+:class:`~petri_exec.net.Net` (place names, arcs, watcher lists) only when something asks
+for them (analysis, rendering, interchange). :class:`RunState` is the
+:class:`~petri_exec.netstate.NetState` of such a net: per slice, its lane position and a
+graphlib-style counter of dependencies not yet done, so a firing costs O(the transition's
+neighbourhood) with no place names, arc tuples or watcher lists at all.
+
+Both are checked against the general net and :class:`NetState` by property tests
+(``tests/test_runnet.py``): same ready sets, enabling, missing tokens and markings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .net import Arc, Marking, Net, Transition, not_enabled
+from .netstate import NetState
+from .templates import Lane, _positions
+
+__all__ = ["RunNet", "RunState"]
+
+#: Attributes of :class:`Net` that a :class:`RunNet` builds on first use.
+_LAZY = frozenset({"places", "consume", "produce", "read", "_watch", "_place_index",
+                   "_sources", "_effects"})
+
+
+class RunNet(Net):
+    """The Petri net of one run (see :func:`petri_exec.compile_run`).
+
+    Same places, transitions, arcs and names as the general net the compiler describes;
+    the general arrays are built on first access. :meth:`state` returns a
+    :class:`RunState` for markings with one token per lane.
+    """
+
+    __slots__ = (
+        "_dependents",
+        "_deps",
+        "_rlane",
+        "_slane",
+        "_slice_ids",
+        "_slice_index",
+        "done",
+        "frontier",
+        "run_steps",
+        "slice_steps",
+    )
+
+    def __init__(self, name: str, rlane: Lane, slane: Lane, slice_ids: Sequence[str],
+                 deps: Sequence[tuple[int, ...]]) -> None:
+        """Build the transitions; the general arrays wait until they are asked for.
+
+        Args:
+            name: The net's name.
+            rlane: The template's run lane.
+            slane: The template's slice lane.
+            slice_ids: The slices' ids in file order.
+            deps: Per slice, the slice indexes its first step reads ``done`` from (its
+                dependencies, plus its predecessor in a linear net).
+        """
+        self.name = name
+        self._rlane, self._slane = rlane, slane
+        self._slice_ids = tuple(slice_ids)
+        self._deps = deps
+        self.frontier = rlane.statuses.index(rlane.frontier or rlane.initial)
+        self.done = slane.statuses.index(slane.end)
+        self.run_steps = nr = len(rlane.steps)
+        self.slice_steps = nst = len(slane.steps)
+        ts = [Transition(st.name, st.name, None, st.port, st.handler, st.manual, j)
+              for j, st in enumerate(rlane.steps)]
+        steps = list(enumerate(slane.steps))
+        if nst == 1:
+            st = slane.steps[0]
+            name_, port, handler = st.name, st.port, st.handler
+            ts.extend([Transition(f"{name_}:{sid}", name_, sid, port, handler, False, nr + k)
+                       for k, sid in enumerate(self._slice_ids)])
+        else:
+            ts.extend([Transition(f"{st.name}:{sid}", st.name, sid, st.port, st.handler, False,
+                                  nr + k * nst + j)
+                       for k, sid in enumerate(self._slice_ids) for j, st in steps])
+        self.transitions = tuple(ts)
+
+    def __repr__(self) -> str:
+        places = len(self._rlane.statuses) + len(self._slice_ids) * len(self._slane.statuses)
+        return f"Net({self.name!r}, {places} places, {len(self.transitions)} transitions)"
+
+    def __getattr__(self, attr: str) -> Any:
+        # called only for attributes not set yet: build the general form on first use
+        if attr == "_by_name":
+            self._by_name = {t.name: t for t in self.transitions}
+            return self._by_name
+        if attr in _LAZY:
+            self._materialise()
+            return object.__getattribute__(self, attr)
+        if attr in ("_dependents", "_slice_index"):
+            self._index()
+            return object.__getattribute__(self, attr)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+
+    def _index(self) -> None:
+        dependents: list[list[int]] = [[] for _ in self._slice_ids]
+        for k, ds in enumerate(self._deps):
+            for d in ds:
+                dependents[d].append(k)
+        self._dependents = dependents
+        self._slice_index = {sid: k for k, sid in enumerate(self._slice_ids)}
+
+    def _materialise(self) -> None:
+        rs, ss = self._rlane.statuses, self._slane.statuses
+        nr, ns = len(rs), len(ss)
+        places = [f"run:{s}" for s in rs]
+        for sid in self._slice_ids:
+            prefix = f"slice:{sid}:"
+            places.extend(prefix + s for s in ss)
+        arc = [(p, 1) for p in range(len(places))]
+        done_arcs = [arc[nr + k * ns + self.done] for k in range(len(self._slice_ids))]
+        consume: list[tuple[Arc, ...]] = []
+        produce: list[tuple[Arc, ...]] = []
+        read: list[tuple[Arc, ...]] = []
+        for j in range(self.run_steps):
+            consume.append((arc[j],))
+            produce.append((arc[j + 1],))
+            read.append(tuple(done_arcs) if j == self.frontier else ())
+        frontier_arc = arc[self.frontier]
+        for k, dk in enumerate(self._deps):
+            base = nr + k * ns
+            for j in range(self.slice_steps):
+                consume.append((arc[base + j],))
+                produce.append((arc[base + j + 1],))
+                read.append((frontier_arc, *[done_arcs[d] for d in dk]) if j == 0 else ())
+        Net.__init__(self, places, self.transitions, consume, produce, read, name=self.name,
+                     check=False)
+
+    def state(self, marking: Mapping[str, int]) -> NetState:
+        """A live state at ``marking``: a :class:`RunState` when every lane holds exactly
+        one token (every marking a run reaches), else the general :class:`NetState`.
+
+        Raises:
+            KeyError: The marking has tokens in a place the net does not have.
+        """
+        positions = self._positions(marking)
+        if positions is None:
+            return NetState(self, marking)
+        return RunState(self, *positions)
+
+    def _positions(self, marking: Mapping[str, int]) -> tuple[int, list[int]] | None:
+        """Each lane's status index at ``marking``, or None if some lane is not one token."""
+        rpos = _positions(self._rlane.statuses)
+        spos = _positions(self._slane.statuses)
+        index = self._slice_index
+        pos = [-1] * len(self._slice_ids)
+        run = -1
+        for place, n in marking.items():
+            if not n:
+                continue
+            parts = place.split(":")
+            k = j = None
+            if len(parts) == 3 and parts[0] == "slice":
+                k, j = index.get(parts[1]), spos.get(parts[2])
+            elif len(parts) == 2 and parts[0] == "run":
+                k, j = -1, rpos.get(parts[1])
+            if k is None or j is None:
+                raise KeyError(f"marking has tokens in {place!r}, not a place of {self!r}")
+            if n != 1 or (run if k < 0 else pos[k]) != -1:
+                return None
+            if k < 0:
+                run = j
+            else:
+                pos[k] = j
+        if run < 0 or -1 in pos:
+            return None
+        return run, pos
+
+
+class RunState(NetState):
+    """The live state of a :class:`RunNet` with one token per lane.
+
+    Per slice: its lane position and how many of its dependencies are not ``done``;
+    plus the run's position and how many slices are ``done``. Enabling is computed from
+    those in O(1); firing visits only the fired slice's dependents (or, for the run step
+    entering the frontier, every slice: the frontier place's neighbourhood).
+    """
+
+    __slots__ = ("_ndone", "_pos", "_run", "_waiting")
+
+    def __init__(self, net: RunNet, run: int, pos: list[int]) -> None:
+        """Start with the run at status ``run`` and slice ``k`` at status ``pos[k]``."""
+        self._net: RunNet = net
+        self._run = run
+        self._pos = pos
+        done = net.done
+        self._ndone = pos.count(done)
+        self._waiting = [sum(1 for d in ds if pos[d] != done) if ds else 0
+                         for ds in net._deps]
+        fresh = [j for j in range(net.run_steps) if self.index_enabled(j)]
+        nst, base, starting = net.slice_steps, net.run_steps, run == net.frontier
+        waiting = self._waiting
+        fresh.extend([base + k * nst + j for k, j in enumerate(pos)
+                      if j < nst and (j or (starting and not waiting[k]))])
+        self._fresh = fresh
+        self.arc_checks = 0
+        self.fired = 0
+
+    @property
+    def net(self) -> RunNet:
+        """The net."""
+        return self._net
+
+    def _lane_of(self, i: int) -> tuple[int, int]:
+        """``(slice index or -1 for the run lane, step index)`` of transition ``i``."""
+        net = self._net
+        if i < net.run_steps:
+            return -1, i
+        return divmod(i - net.run_steps, net.slice_steps)
+
+    def index_enabled(self, i: int) -> bool:
+        """Whether the transition with index ``i`` is enabled now. O(1)."""
+        net = self._net
+        if i < net.run_steps:
+            return self._run == i and (i != net.frontier or
+                                       self._ndone == len(self._pos))
+        k, j = divmod(i - net.run_steps, net.slice_steps)
+        if self._pos[k] != j:
+            return False
+        return j != 0 or (self._run == net.frontier and not self._waiting[k])
+
+    def is_enabled(self, t: Transition) -> bool:
+        """Whether ``t`` is enabled now. O(1)."""
+        return self.index_enabled(self._net._own(t))
+
+    def get_ready(self) -> list[Transition]:
+        """Non-manual transitions that became enabled since the last call, in net order
+        (as :meth:`NetState.get_ready`)."""
+        fresh = self._fresh
+        if not fresh:
+            return []
+        self._fresh = []
+        ts, enabled = self._net.transitions, self.index_enabled
+        if len(fresh) == 1:
+            i = fresh[0]
+            return [ts[i]] if enabled(i) and not ts[i].manual else []
+        return [ts[i] for i in sorted(set(fresh)) if enabled(i) and not ts[i].manual]
+
+    def tokens(self, place: str) -> int:
+        """Tokens now in ``place``.
+
+        Raises:
+            KeyError: No such place.
+        """
+        net = self._net
+        p = net.place_index(place)
+        nr = len(net._rlane.statuses)
+        if p < nr:
+            return int(self._run == p)
+        k, j = divmod(p - nr, len(net._slane.statuses))
+        return int(self._pos[k] == j)
+
+    def marking(self) -> Marking:
+        """A snapshot of the current marking (costs O(places))."""
+        net = self._net
+        rs, ss = net._rlane.statuses, net._slane.statuses
+        counts = {f"run:{rs[self._run]}": 1}
+        counts.update((f"slice:{sid}:{ss[j]}", 1)
+                      for sid, j in zip(net._slice_ids, self._pos, strict=True))
+        return Marking._of(counts)
+
+    def missing(self, t: Transition) -> list[tuple[str, int, int]]:
+        """``(place, needed, present)`` for each arc of ``t`` lacking tokens (consumed
+        place first, then read places in arc order)."""
+        net = self._net
+        k, j = self._lane_of(net._own(t))
+        rs, ss = net._rlane.statuses, net._slane.statuses
+        out: list[tuple[str, int, int]] = []
+        done = ss[net.done]
+        if k < 0:
+            if self._run != j:
+                out.append((f"run:{rs[j]}", 1, 0))
+            if j == net.frontier:
+                out.extend((f"slice:{sid}:{done}", 1, 0)
+                           for sid, p in zip(net._slice_ids, self._pos, strict=True)
+                           if p != net.done)
+            return out
+        sid = net._slice_ids[k]
+        if self._pos[k] != j:
+            out.append((f"slice:{sid}:{ss[j]}", 1, 0))
+        if j == 0:
+            if self._run != net.frontier:
+                out.append((f"run:{rs[net.frontier]}", 1, 0))
+            out.extend((f"slice:{net._slice_ids[d]}:{done}", 1, 0)
+                       for d in net._deps[k] if self._pos[d] != net.done)
+        return out
+
+    def fire(self, t: Transition) -> None:
+        """Fire ``t``: move its lane's token, update enabling of its neighbourhood.
+
+        Raises:
+            NotEnabledError: ``t`` is not enabled (nothing changes).
+        """
+        net = self._net
+        i = net._own(t)
+        if not self.index_enabled(i):
+            raise not_enabled(net.transitions[i], self.missing(t))
+        fresh = self._fresh
+        if i < net.run_steps:
+            self._run = nxt = i + 1
+            checks = 1
+            if nxt < net.run_steps and self.index_enabled(nxt):
+                fresh.append(nxt)
+            if nxt == net.frontier and net.slice_steps:  # slices may start
+                base, nst, waiting = net.run_steps, net.slice_steps, self._waiting
+                checks += len(self._pos)
+                fresh.extend([base + k * nst for k, p in enumerate(self._pos)
+                              if p == 0 and not waiting[k]])
+        else:
+            k, j = divmod(i - net.run_steps, net.slice_steps)
+            self._pos[k] = nxt = j + 1
+            checks = 1
+            if nxt < net.slice_steps:
+                fresh.append(i + 1)
+            done = net.done
+            if nxt == done or j == done:
+                dependents = net._dependents[k]
+                checks += len(dependents) + 1
+                waiting, pos = self._waiting, self._pos
+                if j == done:  # left done: dependents wait for it again
+                    self._ndone -= 1
+                    for u in dependents:
+                        waiting[u] += 1
+                else:
+                    self._ndone += 1
+                    starting = self._run == net.frontier
+                    base, nst = net.run_steps, net.slice_steps
+                    for u in dependents:
+                        waiting[u] -= 1
+                        if not waiting[u] and starting and not pos[u]:
+                            fresh.append(base + u * nst)
+                    if starting and self._ndone == len(pos):
+                        fresh.append(net.frontier)
+        self.arc_checks += checks
+        self.fired += 1
