@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from .model import Run, dependencies, topological_order
 from .net import Marking, Net
-from .runnet import RunNet
+from .runnet import RunMarking, RunNet
 from .templates import Template, load_template
 
 __all__ = ["compile_run", "linear_order", "marking_of"]
@@ -95,7 +95,7 @@ def _compile(
                 deps[b] = (*deps[b], a)
     with gc_paused():
         return RunNet(f"{run.run_id}{'.linear' if linear else ''}", template.run,
-                      template.slice, [s.id for s in run.slices], deps)
+                      template.slice, [s.id for s in run.slices], deps, run)
 
 
 def marking_of(run: Run) -> Marking:
@@ -108,6 +108,4 @@ def marking_of(run: Run) -> Marking:
     Returns:
         The marking.
     """
-    counts = {f"run:{run.status}": 1}
-    counts.update((f"slice:{sl.id}:{sl.status}", 1) for sl in run.slices)
-    return Marking._of(counts)
+    return RunMarking(run)

@@ -114,23 +114,32 @@ def dependencies(run: Run) -> list[tuple[int, ...]]:
         For each slice in file order, the sorted, duplicate-free indexes it depends on.
     """
     index = {s.id: i for i, s in enumerate(run.slices)}
-    epic_deps = {e.id: e.depends_on for e in run.epics}
+    epic_deps = {e.id: e.depends_on for e in run.epics if e.depends_on}
     members: dict[str, list[int]] = {}
-    for i, s in enumerate(run.slices):
-        if s.epic is not None:
-            members.setdefault(s.epic, []).append(i)
+    if epic_deps:
+        for i, s in enumerate(run.slices):
+            if s.epic is not None:
+                members.setdefault(s.epic, []).append(i)
     result: list[tuple[int, ...]] = []
     cache: dict[str, tuple[int, ...]] = {}
+    get = index.get
     for s in run.slices:
-        deps = {index[d] for d in s.depends_on if d in index}
-        if s.epic is not None and epic_deps.get(s.epic):
-            extra = cache.get(s.epic)
-            if extra is None:
-                extra = tuple(
-                    i for e in epic_deps[s.epic] for i in members.get(e, ())
-                )
-                cache[s.epic] = extra
-            deps.update(extra)
+        on = s.depends_on
+        if not (epic_deps and s.epic in epic_deps):  # the common case: own dependencies only
+            if not on:
+                result.append(())
+            elif len(on) == 1:
+                d = get(on[0])
+                result.append(() if d is None else (d,))
+            else:
+                result.append(tuple(sorted({index[d] for d in on if d in index})))
+            continue
+        epic = s.epic or ""
+        deps = {index[d] for d in on if d in index}
+        extra = cache.get(epic)
+        if extra is None:
+            extra = cache[epic] = tuple(i for e in epic_deps[epic] for i in members.get(e, ()))
+        deps.update(extra)
         result.append(tuple(sorted(deps)) if len(deps) > 1 else tuple(deps))
     return result
 

@@ -18,13 +18,39 @@ Both are checked against the general net and :class:`NetState` by property tests
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .net import Arc, Marking, Net, Transition, not_enabled
 from .netstate import NetState
 from .templates import Lane, _positions
 
-__all__ = ["RunNet", "RunState"]
+if TYPE_CHECKING:
+    from .model import Run
+
+__all__ = ["RunMarking", "RunNet", "RunState"]
+
+
+class RunMarking(Marking):
+    """The marking of a run (what :func:`petri_exec.marking_of` returns): a
+    :class:`~petri_exec.Marking` whose place names are built on first use, so that the
+    net compiled from the same run can start its :class:`RunState` from the run's
+    statuses directly."""
+
+    __slots__ = ("_run",)
+
+    def __init__(self, run: Run) -> None:
+        """The marking of ``run``: one token in its run status and in each slice's."""
+        self._run = run
+        self._hash = None
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr != "_counts":
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+        run = self._run
+        counts = {f"run:{run.status}": 1}
+        counts.update((f"slice:{sl.id}:{sl.status}", 1) for sl in run.slices)
+        self._counts = counts
+        return counts
 
 #: Attributes of :class:`Net` that a :class:`RunNet` builds on first use.
 _LAZY = frozenset({"places", "consume", "produce", "read", "_watch", "_place_index",
@@ -46,6 +72,7 @@ class RunNet(Net):
         "_slane",
         "_slice_ids",
         "_slice_index",
+        "_source",
         "done",
         "frontier",
         "run_steps",
@@ -53,7 +80,7 @@ class RunNet(Net):
     )
 
     def __init__(self, name: str, rlane: Lane, slane: Lane, slice_ids: Sequence[str],
-                 deps: Sequence[tuple[int, ...]]) -> None:
+                 deps: Sequence[tuple[int, ...]], source: Run | None = None) -> None:
         """Build the transitions; the general arrays wait until they are asked for.
 
         Args:
@@ -63,8 +90,10 @@ class RunNet(Net):
             slice_ids: The slices' ids in file order.
             deps: Per slice, the slice indexes its first step reads ``done`` from (its
                 dependencies, plus its predecessor in a linear net).
+            source: The run compiled (its :class:`RunMarking` needs no parsing).
         """
         self.name = name
+        self._source = source
         self._rlane, self._slane = rlane, slane
         self._slice_ids = tuple(slice_ids)
         self._deps = deps
@@ -98,18 +127,17 @@ class RunNet(Net):
         if attr in _LAZY:
             self._materialise()
             return object.__getattribute__(self, attr)
-        if attr in ("_dependents", "_slice_index"):
-            self._index()
-            return object.__getattribute__(self, attr)
+        if attr == "_dependents":
+            dependents: list[list[int]] = [[] for _ in self._slice_ids]
+            for k, ds in enumerate(self._deps):
+                for d in ds:
+                    dependents[d].append(k)
+            self._dependents = dependents
+            return dependents
+        if attr == "_slice_index":
+            self._slice_index = {sid: k for k, sid in enumerate(self._slice_ids)}
+            return self._slice_index
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
-
-    def _index(self) -> None:
-        dependents: list[list[int]] = [[] for _ in self._slice_ids]
-        for k, ds in enumerate(self._deps):
-            for d in ds:
-                dependents[d].append(k)
-        self._dependents = dependents
-        self._slice_index = {sid: k for k, sid in enumerate(self._slice_ids)}
 
     def _materialise(self) -> None:
         rs, ss = self._rlane.statuses, self._slane.statuses
@@ -144,10 +172,23 @@ class RunNet(Net):
         Raises:
             KeyError: The marking has tokens in a place the net does not have.
         """
-        positions = self._positions(marking)
+        positions = None
+        if type(marking) is RunMarking and marking._run is self._source:
+            positions = self._run_positions(marking._run)
+        if positions is None:
+            positions = self._positions(marking)
         if positions is None:
             return NetState(self, marking)
         return RunState(self, *positions)
+
+    def _run_positions(self, run: Run) -> tuple[int, list[int]] | None:
+        """Each lane's status index in the run compiled, or None for an unknown status."""
+        spos = _positions(self._slane.statuses)
+        run_pos = _positions(self._rlane.statuses).get(run.status)
+        pos = [spos.get(sl.status, -1) for sl in run.slices]
+        if run_pos is None or -1 in pos:
+            return None
+        return run_pos, pos
 
     def _positions(self, marking: Mapping[str, int]) -> tuple[int, list[int]] | None:
         """Each lane's status index at ``marking``, or None if some lane is not one token."""
@@ -187,20 +228,27 @@ class RunState(NetState):
     entering the frontier, every slice: the frontier place's neighbourhood).
     """
 
-    __slots__ = ("_ndone", "_pos", "_run", "_waiting")
+    __slots__ = ("_base", "_dependents", "_done", "_frontier", "_ndone", "_nst", "_pos",
+                 "_run", "_ts", "_waiting")
 
     def __init__(self, net: RunNet, run: int, pos: list[int]) -> None:
         """Start with the run at status ``run`` and slice ``k`` at status ``pos[k]``."""
         self._net: RunNet = net
+        # the net's shape, copied here for the hot paths
+        self._ts = net.transitions
+        self._base = base = net.run_steps
+        self._nst = nst = net.slice_steps
+        self._done = done = net.done
+        self._frontier = net.frontier
+        self._dependents = net._dependents
         self._run = run
         self._pos = pos
-        done = net.done
-        self._ndone = pos.count(done)
-        self._waiting = [sum(1 for d in ds if pos[d] != done) if ds else 0
-                         for ds in net._deps]
-        fresh = [j for j in range(net.run_steps) if self.index_enabled(j)]
-        nst, base, starting = net.slice_steps, net.run_steps, run == net.frontier
-        waiting = self._waiting
+        self._ndone = ndone = pos.count(done)
+        self._waiting = waiting = (
+            [sum(1 for d in ds if pos[d] != done) if ds else 0 for ds in net._deps]
+            if ndone else list(map(len, net._deps)))
+        fresh = [j for j in range(base) if self.index_enabled(j)]
+        starting = run == net.frontier
         fresh.extend([base + k * nst + j for k, j in enumerate(pos)
                       if j < nst and (j or (starting and not waiting[k]))])
         self._fresh = fresh
@@ -214,25 +262,24 @@ class RunState(NetState):
 
     def _lane_of(self, i: int) -> tuple[int, int]:
         """``(slice index or -1 for the run lane, step index)`` of transition ``i``."""
-        net = self._net
-        if i < net.run_steps:
+        if i < self._base:
             return -1, i
-        return divmod(i - net.run_steps, net.slice_steps)
+        return divmod(i - self._base, self._nst)
 
     def index_enabled(self, i: int) -> bool:
         """Whether the transition with index ``i`` is enabled now. O(1)."""
-        net = self._net
-        if i < net.run_steps:
-            return self._run == i and (i != net.frontier or
-                                       self._ndone == len(self._pos))
-        k, j = divmod(i - net.run_steps, net.slice_steps)
+        if i < self._base:
+            return self._run == i and (i != self._frontier or self._ndone == len(self._pos))
+        k, j = divmod(i - self._base, self._nst)
         if self._pos[k] != j:
             return False
-        return j != 0 or (self._run == net.frontier and not self._waiting[k])
+        return j != 0 or (self._run == self._frontier and not self._waiting[k])
 
     def is_enabled(self, t: Transition) -> bool:
         """Whether ``t`` is enabled now. O(1)."""
-        return self.index_enabled(self._net._own(t))
+        i = t.index
+        ts = self._ts
+        return self.index_enabled(i if i < len(ts) and ts[i] is t else self._net._own(t))
 
     def get_ready(self) -> list[Transition]:
         """Non-manual transitions that became enabled since the last call, in net order
@@ -241,11 +288,10 @@ class RunState(NetState):
         if not fresh:
             return []
         self._fresh = []
-        ts, enabled = self._net.transitions, self.index_enabled
-        if len(fresh) == 1:
-            i = fresh[0]
-            return [ts[i]] if enabled(i) and not ts[i].manual else []
-        return [ts[i] for i in sorted(set(fresh)) if enabled(i) and not ts[i].manual]
+        ts, enabled = self._ts, self.index_enabled
+        if len(fresh) > 1:
+            fresh = sorted(set(fresh))
+        return [ts[i] for i in fresh if enabled(i) and not ts[i].manual]
 
     def tokens(self, place: str) -> int:
         """Tokens now in ``place``.
@@ -302,45 +348,60 @@ class RunState(NetState):
         Raises:
             NotEnabledError: ``t`` is not enabled (nothing changes).
         """
-        net = self._net
-        i = net._own(t)
-        if not self.index_enabled(i):
-            raise not_enabled(net.transitions[i], self.missing(t))
-        fresh = self._fresh
-        if i < net.run_steps:
-            self._run = nxt = i + 1
-            checks = 1
-            if nxt < net.run_steps and self.index_enabled(nxt):
-                fresh.append(nxt)
-            if nxt == net.frontier and net.slice_steps:  # slices may start
-                base, nst, waiting = net.run_steps, net.slice_steps, self._waiting
-                checks += len(self._pos)
-                fresh.extend([base + k * nst for k, p in enumerate(self._pos)
-                              if p == 0 and not waiting[k]])
-        else:
-            k, j = divmod(i - net.run_steps, net.slice_steps)
-            self._pos[k] = nxt = j + 1
-            checks = 1
-            if nxt < net.slice_steps:
-                fresh.append(i + 1)
-            done = net.done
-            if nxt == done or j == done:
-                dependents = net._dependents[k]
-                checks += len(dependents) + 1
-                waiting, pos = self._waiting, self._pos
-                if j == done:  # left done: dependents wait for it again
-                    self._ndone -= 1
-                    for u in dependents:
-                        waiting[u] += 1
-                else:
-                    self._ndone += 1
-                    starting = self._run == net.frontier
-                    base, nst = net.run_steps, net.slice_steps
-                    for u in dependents:
-                        waiting[u] -= 1
-                        if not waiting[u] and starting and not pos[u]:
-                            fresh.append(base + u * nst)
-                    if starting and self._ndone == len(pos):
-                        fresh.append(net.frontier)
-        self.arc_checks += checks
+        i = t.index
+        ts = self._ts
+        if i >= len(ts) or ts[i] is not t:
+            i = self._net._own(t)
+        base = self._base
+        if i < base:
+            self._fire_run_step(i)
+            return
+        nst, pos = self._nst, self._pos
+        k, j = divmod(i - base, nst)
+        if pos[k] != j or (not j and (self._run != self._frontier or self._waiting[k])):
+            raise not_enabled(t, self.missing(t))
+        pos[k] = nxt = j + 1
         self.fired += 1
+        done = self._done
+        if nxt == done:
+            dependents = self._dependents[k]
+            self.arc_checks += len(dependents) + 2
+            waiting = self._waiting
+            self._ndone += 1
+            if self._run == self._frontier:
+                fresh = self._fresh
+                for u in dependents:
+                    waiting[u] -= 1
+                    if not waiting[u] and not pos[u]:
+                        fresh.append(base + u * nst)
+                if self._ndone == len(pos):
+                    fresh.append(self._frontier)
+            else:
+                for u in dependents:
+                    waiting[u] -= 1
+        else:
+            self.arc_checks += 1
+            if j == done:  # left done: its dependents wait for it again
+                dependents = self._dependents[k]
+                self.arc_checks += len(dependents) + 1
+                self._ndone -= 1
+                waiting = self._waiting
+                for u in dependents:
+                    waiting[u] += 1
+        if nxt < nst:
+            self._fresh.append(i + 1)
+
+    def _fire_run_step(self, i: int) -> None:
+        if not self.index_enabled(i):
+            raise not_enabled(self._ts[i], self.missing(self._ts[i]))
+        self._run = nxt = i + 1
+        self.fired += 1
+        self.arc_checks += 1
+        fresh = self._fresh
+        if nxt < self._base and self.index_enabled(nxt):
+            fresh.append(nxt)
+        if nxt == self._frontier and self._nst:  # slices may start
+            base, nst, waiting = self._base, self._nst, self._waiting
+            self.arc_checks += len(self._pos)
+            fresh.extend([base + k * nst for k, p in enumerate(self._pos)
+                          if p == 0 and not waiting[k]])
