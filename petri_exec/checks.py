@@ -64,6 +64,11 @@ def validate_checked(run: Run, template: Template) -> list[tuple[int, ...]]:
 
 
 def _validate(run: Run, template: Template) -> list[tuple[int, ...]]:
+    deps = _fast_check(run, template)
+    return deps if deps is not None else _validate_rules(run, template)
+
+
+def _validate_rules(run: Run, template: Template) -> list[tuple[int, ...]]:
     c = _Ctx(None)
     if run.version != 1 or isinstance(run.version, bool):
         raise c.fail("version", f"unsupported version {_json(run.version)}; only 1 is known")
@@ -87,6 +92,78 @@ def _validate(run: Run, template: Template) -> list[tuple[int, ...]]:
         _str_list(c, s.depends_on, p)
         _free_form(c, s.facts, s.meta, p)
     return check_run(run, template)
+
+
+_IDS = re.compile(r"(?:[A-Za-z0-9_.-]{1,128}\n)*")
+_STR_OR_NONE = frozenset({str, type(None)})
+_DICT_OR_NONE = frozenset({dict, type(None)})
+
+
+def _fast_check(run: Run, template: Template) -> list[tuple[int, ...]] | None:
+    """Every rule at once with whole-run operations, for the common run without epics
+    whose slices are in dependency order: the dependencies when all rules hold, None
+    when anything is unusual (then the rule-by-rule checks run and name what is wrong).
+    """
+    if run.epics or run.version != 1 or type(run.version) is not int:
+        return None
+    if type(run.run_id) is not str or not run.run_id or type(run.facts) is not dict:
+        return None
+    if type(run.meta) not in _DICT_OR_NONE or type(run.abandoned) not in _STR_OR_NONE:
+        return None
+    if run.abandoned == "" or run.status not in template.run.statuses:
+        return None
+    slices = run.slices
+    if not all(type(s) is Slice for s in slices):
+        return None
+    ids = [s.id for s in slices]
+    if not all(type(v) is str for v in ids):
+        return None
+    joined = "\n".join(ids) + "\n" if ids else ""
+    # one regex over all ids; the newline count catches an id with a newline inside
+    if not _IDS.fullmatch(joined) or joined.count("\n") != len(ids):
+        return None
+    index = {v: i for i, v in enumerate(ids)}
+    if len(index) != len(ids):
+        return None
+    if not {type(s.title) for s in slices} <= _STR_OR_NONE or any(
+            s.epic is not None for s in slices):
+        return None
+    if not {type(s.facts) for s in slices} <= {dict} or not {
+            type(s.meta) for s in slices} <= _DICT_OR_NONE:
+        return None
+    if not all(type(s.status) is str for s in slices):
+        return None
+    statuses = {s.status for s in slices}
+    if not statuses <= set(template.slice.statuses):
+        return None
+    deps: list[tuple[int, ...]] = []
+    get = index.get
+    try:
+        for i, s in enumerate(slices):
+            on = s.depends_on
+            if not on:
+                deps.append(())
+                continue
+            ds = [get(d, i) for d in on]  # unknown ids (and non-strings) map to i: refused
+            if max(ds) >= i or len(ds) != len(set(ds)):  # a later slice: maybe a cycle
+                return None
+            deps.append(tuple(sorted(ds)) if len(ds) > 1 else (ds[0],))
+    except TypeError:  # an unhashable dependency
+        return None
+    slane, rlane = template.slice, template.run
+    done, initial = slane.end, slane.initial
+    rpos = rlane.position(run.status)
+    fpos = rlane.position(rlane.frontier or rlane.initial)
+    if rpos > fpos:  # past the frontier: every slice is done
+        return deps if statuses <= {done} else None
+    if statuses <= {initial}:
+        return deps
+    if rpos < fpos:
+        return None
+    for i, s in enumerate(slices):
+        if s.status != initial and any(slices[d].status != done for d in deps[i]):
+            return None
+    return deps
 
 
 def _str_list(c: _Ctx, items: tuple[str, ...], path: str) -> None:
@@ -118,6 +195,11 @@ def check_run(run: Run, template: Template, *, file: str | None = None
     Raises:
         RunFileError: A rule is broken.
     """
+    deps = _fast_check(run, template)
+    return deps if deps is not None else _check_rules(run, template, file)
+
+
+def _check_rules(run: Run, template: Template, file: str | None) -> list[tuple[int, ...]]:
     c = _Ctx(file)
     _status(c, "status", run.status, template.run.statuses, "run")
     epic_ids = _unique_ids(c, [e.id for e in run.epics], "epic")
