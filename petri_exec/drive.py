@@ -162,11 +162,14 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _run_sequential(d: Driver, ports: Any, max_firings: int | None) -> DriveOutcome:
-    pending: list[int] = []
-    session = d.session
+    """Fire the earliest ready transition (net order) one at a time until the end."""
+    pending: list[int] = []  # a heap of transition indexes: ties go to the earliest
+    session, live = d.session, d.live
+    get_ready, is_enabled = session.get_ready, session.is_enabled
     transitions = d.net.transitions
-    live = d.live
+    policies, attempt, commit = d.policies, d.attempt, d.commit
     push, pop = heapq.heappush, heapq.heappop
+    limit = -1 if max_firings is None else max_firings
     try:
         while True:
             if live.abandoned is not None:
@@ -174,38 +177,49 @@ def _run_sequential(d: Driver, ports: Any, max_firings: int | None) -> DriveOutc
                                 detail=live.abandoned)
             if live.at_end:
                 return d.finish("completed", "net_completed")
-            if max_firings is not None and d.fired >= max_firings:
+            if d.fired == limit:
                 return d.finish("paused", "net_paused",
                                 reason=f"max_firings={max_firings} reached")
-            for t in session.get_ready():
+            for t in get_ready():
                 push(pending, t.index)
             nxt = None
             while pending:
                 cand = transitions[pop(pending)]
-                if not cand.manual and session.is_enabled(cand):
+                if not cand.manual and is_enabled(cand):
                     nxt = cand
                     break
             if nxt is None:
                 return d.finish("deadlocked", "net_deadlocked", reason=d.deadlock_reason())
-            result = _attempt(d, nxt, ports)
-            if isinstance(result, Failure):
-                return d.halted([result])
-            d.commit(nxt, result)
+            result = attempt(nxt, ports, _run_job)
+            if result.reason is not None:
+                outcome = _retry(d, nxt, ports, result, policies[nxt.step])
+                if isinstance(outcome, Failure):
+                    return d.halted([outcome])
+                result = outcome
+            commit(nxt, result)
     except KeyboardInterrupt:
         return d.finish("paused", "net_paused", reason="interrupted")
 
 
 def _attempt(d: Driver, t: Transition, ports: Any) -> StepResult | Failure:
     """Attempt ``t`` in the driving thread, retrying as its policy says."""
-    policy = d.policies[t.step]
-    for n in range(policy.retries + 1):
+    result = d.attempt(t, ports, _run_job)
+    if result.reason is None:
+        return result
+    return _retry(d, t, ports, result, d.policies[t.step])
+
+
+def _retry(d: Driver, t: Transition, ports: Any, result: StepResult,
+           policy: StepPolicy) -> StepResult | Failure:
+    """After failed attempt ``result``: retry as ``policy`` says, or the failure."""
+    for n in range(1, policy.retries + 2):
+        failure = d.failed(t, result)
+        if n > policy.retries:
+            return failure
+        time.sleep(policy.backoff(n))
         result = d.attempt(t, ports, _run_job)
         if result.reason is None:
             return result
-        failure = d.failed(t, result)
-        if n == policy.retries:
-            return failure
-        time.sleep(policy.backoff(n + 1))
     raise AssertionError("unreachable")  # pragma: no cover
 
 

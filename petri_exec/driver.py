@@ -323,32 +323,30 @@ class Driver:
                 self._full_net = compile_run(self.live.snapshot(), template=self.template)
         return self._full_net
 
-    def context(self, t: Transition, attempt: int) -> StepContext:
-        """The context of attempt ``attempt`` of ``t``, from the live run."""
-        live = self.live
-        k = live.index.get(t.slice_id) if t.slice_id is not None else None
-        run_id = live.base.run_id
-        return StepContext(
-            run_id, t.name, t.step, t.slice_id, live.slices[k] if k is not None else None,
-            live.run_facts(), attempt, run_id + "/" + t.name, self.run_dir, t.port,
-            live.status,
-        )
-
     def _start(self, t: Transition, ports: Any
                ) -> tuple[StepContext, Callable[[StepContext], Any] | None]:
-        """Count the attempt, build its context, journal ``transition_started``."""
-        n = self.attempts.get(t.name, 0) + 1
-        self.attempts[t.name] = n
+        """Count the attempt, build its context from the live run, journal
+        ``transition_started``; also find the step's port (looked up once per drive)."""
+        attempts = self.attempts
+        n = attempts[t.name] = attempts.get(t.name, 0) + 1
         if self.observed:
             self.emit("transition_started", transition=t.name, attempt=n)
+        live = self.live
+        sid = t.slice_id
+        k = live.index.get(sid) if sid is not None else None
+        run_id = live.base.run_id
+        ctx = StepContext(
+            run_id, t.name, t.step, sid, live.slices[k] if k is not None else None,
+            live.run_facts(), n, run_id + "/" + t.name, self.run_dir, t.port, live.status,
+        )
         port = t.port
         if port is None:
-            return self.context(t, n), None
+            return ctx, None
         try:
             fn = self._ports[port]
         except KeyError:
             fn = self._ports[port] = resolve_port(ports, port)
-        return self.context(t, n), fn
+        return ctx, fn
 
     def _without_job(self, t: Transition, ctx: StepContext,
                      fn: Callable[[StepContext], Any] | None) -> StepResult:

@@ -127,11 +127,15 @@ class RunNet(Net):
         if attr in _LAZY:
             self._materialise()
             return object.__getattribute__(self, attr)
-        if attr == "_dependents":
-            dependents: list[list[int]] = [[] for _ in self._slice_ids]
+        if attr == "_dependents":  # per slice, the slices depending on it (or None)
+            dependents: list[list[int] | None] = [None] * len(self._slice_ids)
             for k, ds in enumerate(self._deps):
                 for d in ds:
-                    dependents[d].append(k)
+                    on = dependents[d]
+                    if on is None:
+                        dependents[d] = [k]
+                    else:
+                        on.append(k)
             self._dependents = dependents
             return dependents
         if attr == "_slice_index":
@@ -291,6 +295,13 @@ class RunState(NetState):
         ts, enabled = self._ts, self.index_enabled
         if len(fresh) > 1:
             fresh = sorted(set(fresh))
+        elif fresh[0] >= self._base:  # one slice step (the common case): inline check
+            i = fresh[0]
+            k, j = divmod(i - self._base, self._nst)
+            if self._pos[k] == j and (j or (self._run == self._frontier and
+                                            not self._waiting[k])):
+                return [ts[i]]
+            return []
         return [ts[i] for i in fresh if enabled(i) and not ts[i].manual]
 
     def tokens(self, place: str) -> int:
@@ -364,7 +375,7 @@ class RunState(NetState):
         self.fired += 1
         done = self._done
         if nxt == done:
-            dependents = self._dependents[k]
+            dependents = self._dependents[k] or ()
             self.arc_checks += len(dependents) + 2
             waiting = self._waiting
             self._ndone += 1
@@ -382,7 +393,7 @@ class RunState(NetState):
         else:
             self.arc_checks += 1
             if j == done:  # left done: its dependents wait for it again
-                dependents = self._dependents[k]
+                dependents = self._dependents[k] or ()
                 self.arc_checks += len(dependents) + 1
                 self._ndone -= 1
                 waiting = self._waiting
