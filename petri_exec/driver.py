@@ -336,7 +336,7 @@ class Driver:
         k = live.index.get(sid) if sid is not None else None
         run_id = live.base.run_id
         ctx = StepContext(
-            run_id, t.name, t.step, sid, live.slices[k] if k is not None else None,
+            run_id, t.name, t.step, sid, live.slice(k) if k is not None else None,
             live.run_facts(), n, run_id + "/" + t.name, self.run_dir, t.port, live.status,
         )
         port = t.port

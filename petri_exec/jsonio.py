@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .checks import _join
+from .compile import gc_paused
 from .errors import RunFileError
 from .model import Run, Slice
 
@@ -97,7 +98,8 @@ def decode_run_file(raw: bytes, file: str) -> Any:
         ) from None
     try:
         hook, duplicated = _duplicate_hook()
-        data = json.loads(text, parse_constant=_no_constant, object_pairs_hook=hook)
+        with gc_paused():  # a large file is a large acyclic structure: keep it linear
+            data = json.loads(text, parse_constant=_no_constant, object_pairs_hook=hook)
         if _SURROGATE_ESCAPE.search(text):
             json.dumps(data, ensure_ascii=False).encode("utf-8")
     except _StrictJSONError as e:

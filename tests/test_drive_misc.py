@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -141,3 +141,36 @@ def test_marking_is_immutable_mapping() -> None:
     assert hash(m) == hash(pe.Marking({"a": 1}))
     with pytest.raises(ValueError, match="non-negative integer"):
         pe.Marking({"a": -1})
+
+
+def test_each_step_sees_the_slice_as_the_steps_before_left_it(tmp_path: Path) -> None:
+    """Slice values are built lazily: contexts, checkpoints and the outcome still see
+    every earlier step's status and facts."""
+    seen: list[tuple[str, str, dict[str, object]]] = []
+
+    def port(name: str) -> Callable[[pe.StepContext], dict[str, object]]:
+        def call(ctx: pe.StepContext) -> dict[str, object]:
+            assert ctx.slice is not None
+            seen.append((ctx.transition, ctx.slice.status, dict(ctx.slice.facts)))
+            return {name: ctx.attempt}
+        return call
+
+    run = pe.Run("lazy", (pe.Slice("a", "pending", facts={"old": 0}), pe.Slice("b")))
+    ports = {"agent_runner": port("agent"), "test_runner": port("test"),
+             "workspace": lambda ctx: None, "land": lambda ctx: None}
+    path = tmp_path / "run.json"
+    pe.save_run(run, path)
+    out = pe.drive(path, ports, checkpoint_every=1)
+    assert out.status == "completed", out
+    tpl = pe.load_template("executor")
+    before = {st.name: st.source for st in tpl.slice.steps}
+    assert {n for n, _, _ in seen} == {"agent_result:a", "agent_result:b",
+                                        "test_result:a", "test_result:b"}
+    for name, status, facts in seen:
+        assert status == before[name.split(":")[0]]
+        if name.startswith("test_result:a"):
+            assert facts == {"old": 0, "agent": 1}
+    for s in out.run.slices:
+        assert s.status == tpl.slice.end
+        assert s.facts == ({"old": 0} if s.id == "a" else {}) | {"agent": 1, "test": 1}
+    assert pe.load_run(path) == out.run
