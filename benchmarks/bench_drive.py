@@ -264,8 +264,9 @@ def _snakes_one(label: str, run: pe.Run, repeat: int, budget: float, target: boo
     row("[2]   ours: session get_ready()/fire() | drive() whole",
         f"{t_loop / total * 1e6:.2f} | {t_drive / total * 1e6:.2f} us/firing")
     sp_loop, sp_drive = t_snakes / t_loop, t_snakes / t_drive
-    row("[2]   speedup: session loop | drive() whole", f"{sp_loop:,.0f}x | {sp_drive:,.0f}x",
-        f">= 500x  {verdict(min(sp_loop, sp_drive) >= 500)}" if target else "")
+    row("[2]   speedup: ready()+fire (session loop) | drive() whole",
+        f"{sp_loop:,.0f}x | {sp_drive:,.0f}x",
+        f">= 500x  {verdict(sp_loop >= 500)} (ready()+fire)" if target else "")
 
 
 def persisted_drive(run: pe.Run, tmp: Path) -> None:

@@ -31,6 +31,7 @@ from .pnml import from_pnml, to_pnml
 from .ports import StepContext, StepResult
 from .proof import RunAnalysis, analyze_run
 from .runfile import dump_run, load_run, parse_run, run_schema, save_run, validate_run
+from .runnet import RunMarking, RunNet, RunState
 from .schedulers import LinearScheduler, PetriScheduler, ScanSession, Scheduler, Session
 from .snakes_bridge import from_snakes, to_snakes
 from .templates import Lane, Step, Template, load_template
@@ -57,6 +58,9 @@ __all__ = [
     "PetriScheduler",
     "PortError",
     "Run",
+    "RunMarking",
+    "RunNet",
+    "RunState",
     "RunAnalysis",
     "RunFileError",
     "RunLockedError",

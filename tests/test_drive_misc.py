@@ -113,7 +113,7 @@ def test_public_exports() -> None:
                  "LinearScheduler", "drive", "fire", "StepContext", "StepResult",
                  "PetriExecError", "RunFileError", "TemplateError", "NotEnabledError",
                  "RunLockedError", "Run", "Net", "Marking", "Transition", "to_snakes",
-                 "DriveOutcome", "Event"):
+                 "DriveOutcome", "Event", "RunNet", "RunState", "RunMarking"):
         assert name in pe.__all__, name
     import petri_exec.testing as testing
 
