@@ -10,8 +10,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .compile import gc_paused
 from .errors import RunFileError, TemplateError
+from .gcpause import gc_paused
 from .model import Epic, Run, Slice, dependencies
 from .templates import Template, load_template
 

@@ -8,11 +8,9 @@ in file order, each lane in chain order.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import itertools
-from collections.abc import Iterator
 
+from .gcpause import gc_paused
 from .model import Run, dependencies, topological_order
 from .net import Marking, Net
 from .runnet import RunMarking, RunNet
@@ -42,24 +40,6 @@ def compile_run(
     return _compile(run, template or load_template(run.template), linear)
 
 
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building large acyclic structures.
-
-    Compiling or validating a 100,000-slice run allocates millions of small tuples and
-    lists, none of them in reference cycles; without the pause, CPython's collector walks
-    the growing heap again and again and the cost stops being linear. Re-enabled on exit
-    (only if it was enabled on entry).
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def linear_order(run: Run) -> list[int]:
     """The deterministic topological order of the slices used by the linear net.
 
@@ -83,17 +63,17 @@ def linear_order(run: Run) -> list[int]:
 def _compile(
     run: Run, template: Template, linear: bool, deps: list[tuple[int, ...]] | None = None
 ) -> Net:
-    if deps is None:
-        deps = dependencies(run)
-    if linear:
-        order = topological_order(deps)
-        if order is None:
-            raise ValueError(f"run {run.run_id!r} has a dependency cycle; validate it first")
-        deps = list(deps)
-        for a, b in itertools.pairwise(order):
-            if a not in deps[b]:
-                deps[b] = (*deps[b], a)
     with gc_paused():
+        if deps is None:
+            deps = dependencies(run)
+        if linear:
+            order = topological_order(deps)
+            if order is None:
+                raise ValueError(f"run {run.run_id!r} has a dependency cycle; validate it first")
+            deps = list(deps)
+            for a, b in itertools.pairwise(order):
+                if a not in deps[b]:
+                    deps[b] = (*deps[b], a)
         return RunNet(f"{run.run_id}{'.linear' if linear else ''}", template.run,
                       template.slice, [s.id for s in run.slices], deps, run)
 

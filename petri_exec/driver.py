@@ -28,6 +28,7 @@ from .compile import _compile, compile_run, marking_of
 from .durable import load_durable, run_lock
 from .errors import RunFileError, TemplateError, UsageError
 from .events import Event, Journal, journal_path
+from .gcpause import gc_paused
 from .handlers import HANDLERS, HandlerEnv
 from .live import LiveRun
 from .model import Run
@@ -247,15 +248,16 @@ class Driver:
             loaded, template, deps = durable.run, durable.template, durable.deps
             events, replayed = durable.events, durable.replayed
         self.template = template
-        self.live = LiveRun(loaded, template)
-        self.scheduler = _resolve_scheduler(scheduler, loaded, template, deps)
-        self.net: Net = self.scheduler.net
-        self._full_net: Net | None = None
-        try:
-            self.session: Session = open_session(self.scheduler, marking_of(loaded))
-        except KeyError as e:
-            raise UsageError(f"scheduler {self.scheduler!r} does not schedule run "
-                             f"{loaded.run_id!r}: {e.args[0]}") from None
+        with gc_paused():  # per-slice structures, none in a reference cycle
+            self.live = LiveRun(loaded, template)
+            self.scheduler = _resolve_scheduler(scheduler, loaded, template, deps)
+            self.net: Net = self.scheduler.net
+            self._full_net: Net | None = None
+            try:
+                self.session: Session = open_session(self.scheduler, marking_of(loaded))
+            except KeyError as e:
+                raise UsageError(f"scheduler {self.scheduler!r} does not schedule run "
+                                 f"{loaded.run_id!r}: {e.args[0]}") from None
         self.on_event = on_event
         self.caller = PortCaller()
         self._exit.callback(self.caller.close)

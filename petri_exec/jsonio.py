@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .checks import _join
-from .compile import gc_paused
 from .errors import RunFileError
+from .gcpause import gc_paused
 from .model import Run, Slice
 
 __all__ = ["decode_run_file", "dump_run", "run_to_json", "write_atomic"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from .compile import gc_paused
+from .gcpause import gc_paused
 from .model import Run, Slice
 from .net import Transition
 from .templates import Template

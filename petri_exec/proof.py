@@ -30,8 +30,9 @@ from typing import Any
 
 import attrs
 
-from .compile import compile_run, gc_paused, marking_of
+from .compile import compile_run, marking_of
 from .errors import RunFileError
+from .gcpause import gc_paused
 from .model import Run, dependencies
 from .net import Marking
 from .reachability import DEFAULT_MAX_STATES, Behaviour, Goal, behaviour

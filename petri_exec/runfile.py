@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .checks import _Ctx, _join, _json, _kind, _status, check_run, validate_checked, validate_run
-from .compile import gc_paused
 from .errors import RunFileError, TemplateError
+from .gcpause import gc_paused
 from .jsonio import decode_run_file, dump_run, run_to_json, write_atomic
 from .model import Epic, Run, Slice
 from .templates import Template, load_template
