@@ -5,9 +5,10 @@ Method
 Inputs are seeded: a random DAG run (template ``minimal``: slice ``i`` depends on 0-3
 distinct random earlier slices, so file order is a topological order) and a chain.
 Timings use ``time.perf_counter`` with the garbage collector enabled as normal (only
-``gc.collect()``-ed *between* samples). Competitors are sampled *interleaved* (graphlib,
-ours, graphlib, ours, ...) so that the machine's drift hits both alike; a number is the
-median of ``--repeat`` samples and a ratio is the ratio of the medians.
+``gc.collect()``-ed *between* samples). Competitors are sampled in *rounds* (graphlib,
+ours; graphlib, ours; ...) so that the machine's slow phases hit both alike; a time is
+the median of ``--repeat`` samples and a ratio is the median over rounds of the ratio of
+the two back-to-back samples of one round.
 
 1. Scheduling overhead per slice at 10,000 and 100,000 slices (contract: within 2x).
    graphlib: ``TopologicalSorter`` construction + ``prepare()`` + the
@@ -96,16 +97,32 @@ def measure(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-def interleaved(fns: list[Callable[[], Any]], repeat: int) -> list[float]:
-    """Median wall time of each of ``fns``, sampled in turn ``repeat`` times."""
+def sample(fn: Callable[[], Any]) -> float:
+    """One wall time of ``fn()``, after a ``gc.collect()``."""
+    gc.collect()
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def rounds(fns: list[Callable[[], Any]], repeat: int) -> list[list[float]]:
+    """``repeat`` wall times of each of ``fns``, sampled in turn (a round is one of each)."""
     times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
         for fn, ts in zip(fns, times, strict=True):
-            gc.collect()
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-    return [statistics.median(ts) for ts in times]
+            ts.append(sample(fn))
+    return times
+
+
+def interleaved(fns: list[Callable[[], Any]], repeat: int) -> list[float]:
+    """Median wall time of each of ``fns``, sampled in turn ``repeat`` times."""
+    return [statistics.median(ts) for ts in rounds(fns, repeat)]
+
+
+def paired(base: list[float], other: list[float]) -> float:
+    """The median over rounds of ``other / base``: samples of one round ran back to back,
+    so the machine's slow phases (this VM has some) hit both sides of each ratio."""
+    return statistics.median(o / b for b, o in zip(base, other, strict=True))
 
 
 def chain_run(n: int) -> pe.Run:
@@ -215,15 +232,17 @@ def us(seconds: float, n: int) -> str:
 def bench_overhead(sizes: list[int], repeat: int) -> None:
     for n in sizes:
         run, deps = make_run(n)
-        t_g, t_s, t_d = interleaved([lambda deps=deps: graphlib_drive(deps),
-                                     lambda run=run: scheduler_drive(run),
-                                     lambda run=run: petri_drive(run)], repeat)
+        g, sc, dr = rounds([lambda deps=deps: graphlib_drive(deps),
+                            lambda run=run: scheduler_drive(run),
+                            lambda run=run: petri_drive(run)], repeat)
+        t_g, t_s, t_d = (statistics.median(x) for x in (g, sc, dr))
         row(f"[1] {n:,} slices: graphlib construct+prepare+loop", us(t_g, n))
         row("[1]   PetriScheduler compile+session+loop", us(t_s, n))
         row("[1]   drive() whole (+validation, contexts, ports, run)", us(t_d, n))
-        row("[1]   ratio scheduling / graphlib", f"{t_s / t_g:.2f}x",
-            f"<= 2.0x  {verdict(t_s / t_g <= 2.0)}")
-        row("[1]   ratio drive() whole / graphlib", f"{t_d / t_g:.2f}x", "(reported)")
+        r_s, r_d = paired(g, sc), paired(g, dr)
+        row("[1]   ratio scheduling / graphlib", f"{r_s:.2f}x",
+            f"<= 2.0x  {verdict(r_s <= 2.0)}")
+        row("[1]   ratio drive() whole / graphlib", f"{r_d:.2f}x", "(reported)")
         del run, deps
 
 
@@ -282,27 +301,36 @@ def persisted_drive(run: pe.Run, tmp: Path) -> None:
 def bench_scaling(sizes: list[int], repeat: int) -> None:
     names = ("compile_run", "load_run", "drive() in memory", "drive() persisted (flush)",
              "graphlib (reference)")
-    times: dict[int, list[float]] = {}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
+        fns: dict[int, list[Callable[[], Any]]] = {}
         for n in sizes:
             run, deps = make_run(n)
-            file = tmp / "load" / "run.json"
-            file.parent.mkdir(exist_ok=True)
+            file = tmp / f"load{n}" / "run.json"
+            file.parent.mkdir()
             pe.save_run(run, file)
-            work = tmp / "work"
-            work.mkdir(exist_ok=True)
-            times[n] = interleaved([lambda run=run: pe.compile_run(run),
-                                    lambda file=file: pe.load_run(file),
-                                    lambda run=run: petri_drive(run),
-                                    lambda run=run, work=work: persisted_drive(run, work),
-                                    lambda deps=deps: graphlib_drive(deps)], repeat)
-            row(f"[3] {n:>7,} slices: " + " / ".join(names[:4]),
-                " / ".join(f"{t / n * 1e6:.2f}" for t in times[n][:4]) + " us/slice")
-            del run, deps
+            work = tmp / f"work{n}"
+            work.mkdir()
+            fns[n] = [lambda run=run: pe.compile_run(run),
+                      lambda file=file: pe.load_run(file),
+                      lambda run=run: petri_drive(run),
+                      lambda run=run, work=work: persisted_drive(run, work),
+                      lambda deps=deps: graphlib_drive(deps)]
+        # each round samples every size of one measurement back to back, so that a slow
+        # phase of the machine hits both sides of the 100k/10k ratio
+        times: dict[int, list[list[float]]] = {n: [[] for _ in names] for n in sizes}
+        for _ in range(repeat):
+            for k in range(len(names)):
+                for n in sizes:
+                    times[n][k].append(sample(fns[n][k]))
+        del fns
+    for n in sizes:
+        row(f"[3] {n:>7,} slices: " + " / ".join(names[:4]),
+            " / ".join(f"{statistics.median(t) / n * 1e6:.2f}" for t in times[n][:4])
+            + " us/slice")
     if 100_000 in times and 10_000 in times:
         for k, what in enumerate(names):
-            r = times[100_000][k] / times[10_000][k]
+            r = paired(times[10_000][k], times[100_000][k])
             row(f"[3] t(100k)/t(10k) {what}", f"{r:.2f}",
                 "" if k == 4 else f"<= 12  {verdict(r <= 12)}")
 

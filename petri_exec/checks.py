@@ -137,18 +137,24 @@ def _fast_check(run: Run, template: Template) -> list[tuple[int, ...]] | None:
     if not statuses <= set(template.slice.statuses):
         return None
     deps: list[tuple[int, ...]] = []
-    get = index.get
+    get = index.__getitem__
+    append = deps.append
     try:
         for i, s in enumerate(slices):
             on = s.depends_on
             if not on:
-                deps.append(())
-                continue
-            ds = [get(d, i) for d in on]  # unknown ids (and non-strings) map to i: refused
-            if max(ds) >= i or len(ds) != len(set(ds)):  # a later slice: maybe a cycle
-                return None
-            deps.append(tuple(sorted(ds)) if len(ds) > 1 else (ds[0],))
-    except TypeError:  # an unhashable dependency
+                append(())
+            elif len(on) == 1:
+                d = get(on[0])
+                if d >= i:  # itself or a later slice: maybe a cycle
+                    return None
+                append((d,))
+            else:
+                ds = sorted(map(get, on))
+                if ds[-1] >= i or len(ds) != len(set(ds)):
+                    return None
+                append(tuple(ds))
+    except (KeyError, TypeError):  # an unknown id, a non-string, an unhashable value
         return None
     slane, rlane = template.slice, template.run
     done, initial = slane.end, slane.initial
