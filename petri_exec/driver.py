@@ -285,6 +285,7 @@ class Driver:
         self.since_checkpoint = replayed
         self.observed = self.journal is not None or on_event is not None
         self.run_dir = self.path.parent if self.path is not None else None
+        self.run_id = loaded.run_id
         self._ports: dict[str, Callable[[StepContext], Any] | None] = {}
         self.fired = 0
 
@@ -336,10 +337,10 @@ class Driver:
         live = self.live
         sid = t.slice_id
         k = live.index.get(sid) if sid is not None else None
-        run_id = live.base.run_id
+        run_id = self.run_id
         ctx = StepContext(
             run_id, t.name, t.step, sid, live.slice(k) if k is not None else None,
-            live.run_facts(), n, run_id + "/" + t.name, self.run_dir, t.port, live.status,
+            live.facts_view, n, run_id + "/" + t.name, self.run_dir, t.port, live.status,
         )
         port = t.port
         if port is None:

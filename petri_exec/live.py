@@ -29,7 +29,8 @@ class LiveRun:
         self.abandoned = run.abandoned
         self.status = run.status
         self.facts: dict[str, Any] = dict(run.facts)
-        self._facts_view: Mapping[str, Any] = MappingProxyType(dict(run.facts))
+        #: A read-only snapshot of the run's facts (rebuilt only when a run step adds some).
+        self.facts_view: Mapping[str, Any] = MappingProxyType(dict(run.facts))
         self._slices = list(run.slices)  # values, stale where _dirty says so
         self._status = [s.status for s in run.slices]
         self._new_facts: dict[int, Mapping[str, Any]] = {}
@@ -42,10 +43,6 @@ class LiveRun:
         self._lane = rl
         self._slice_lane = template.slice
         self.at_end = rl.position(run.status) >= self._end_pos
-
-    def run_facts(self) -> Mapping[str, Any]:
-        """A read-only snapshot of the run's facts (rebuilt only when a run step adds some)."""
-        return self._facts_view
 
     def slice(self, k: int) -> Slice:
         """Slice ``k`` as it is now."""
@@ -75,7 +72,7 @@ class LiveRun:
             self.at_end = self._lane.position(self.status) >= self._end_pos
             if facts:
                 self.facts.update(facts)
-                self._facts_view = MappingProxyType(dict(self.facts))
+                self.facts_view = MappingProxyType(dict(self.facts))
             return
         self._status[k] = self.slice_targets[t.step]
         self._dirty.add(k)

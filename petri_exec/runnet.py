@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .net import Arc, Marking, Net, Transition, not_enabled
+from .net import Arc, Effect, Marking, Net, Transition, not_enabled
 from .netstate import NetState
 from .templates import Lane, _positions
 
@@ -168,6 +168,29 @@ class RunNet(Net):
                 read.append((frontier_arc, *[done_arcs[d] for d in dk]) if j == 0 else ())
         Net.__init__(self, places, self.transitions, consume, produce, read, name=self.name,
                      check=False)
+
+    def effect(self, t: Transition | str) -> Effect:
+        """What firing ``t`` consumes, produces and reads (as :meth:`Net.effect`, without
+        building the general arrays).
+
+        Raises:
+            UnknownTransitionError: ``t`` is not in this net.
+        """
+        i = self._own(t)
+        rs, ss, ids = self._rlane.statuses, self._slane.statuses, self._slice_ids
+        done = ss[self.done]
+        read: tuple[tuple[str, int], ...] = ()
+        if i < self.run_steps:
+            consumed, produced = f"run:{rs[i]}", f"run:{rs[i + 1]}"
+            if i == self.frontier:
+                read = tuple((f"slice:{sid}:{done}", 1) for sid in ids)
+        else:
+            k, j = divmod(i - self.run_steps, self.slice_steps)
+            consumed, produced = f"slice:{ids[k]}:{ss[j]}", f"slice:{ids[k]}:{ss[j + 1]}"
+            if j == 0:
+                read = ((f"run:{rs[self.frontier]}", 1),
+                        *[(f"slice:{ids[d]}:{done}", 1) for d in self._deps[k]])
+        return Effect(self.transitions[i], ((consumed, 1),), ((produced, 1),), read)
 
     def state(self, marking: Mapping[str, int]) -> NetState:
         """A live state at ``marking``: a :class:`RunState` when every lane holds exactly

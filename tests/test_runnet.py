@@ -121,6 +121,10 @@ def test_lazy_arrays_match_an_independent_build(run: pe.Run, linear: bool) -> No
         prefix = "run:" if t.slice_id is None else f"slice:{t.slice_id}:"
         assert net.consume[t.index] == ((idx[prefix + step.source], 1),)
         assert net.produce[t.index] == ((idx[prefix + step.target], 1),)
+    fresh = pe.compile_run(run, linear=linear)
+    for t in net.transitions:  # effects from the run's own form equal the general ones
+        assert fresh.effect(t.name) == pe.Net.effect(net, t)
+    assert not _built(fresh)
     assert net.transition(net.transitions[-1].name) is net.transitions[-1]
     assert repr(net).endswith(f"{len(places)} places, {len(net.transitions)} transitions)")
     copy = pe.compile_run(run, linear=linear)
