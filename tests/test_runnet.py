@@ -177,3 +177,33 @@ def test_a_drive_builds_no_general_arrays() -> None:
         todo.extend(session.get_ready())
     assert isinstance(sched.net, RunNet) and not _built(sched.net)
     assert session.marking()["run:done"] == 1
+
+
+def test_the_run_marking_is_an_ordinary_marking() -> None:
+    import pickle
+
+    run = pe.Run("r", (pe.Slice("a"), pe.Slice("b", "done")), template="minimal",
+                 status="running")
+    m = pe.marking_of(run)
+    assert isinstance(m, pe.RunMarking)
+    plain = pe.Marking({"run:running": 1, "slice:a:pending": 1, "slice:b:done": 1})
+    assert m == plain and plain == m and hash(m) == hash(plain)
+    assert dict(m) == dict(plain) and len(m) == 3 and m["slice:b:done"] == 1
+    assert pickle.loads(pickle.dumps(m)) == plain
+    assert repr(m) == repr(plain)
+    with pytest.raises(AttributeError):
+        m.nope  # noqa: B018
+    # a marking of another (equal) run value starts the state by parsing its places
+    other = pe.marking_of(pe.Run("r", run.slices, template="minimal", status="running"))
+    net = pe.compile_run(run)
+    assert net.state(other).marking() == net.state(m).marking() == plain
+
+
+def test_a_compiled_net_pickles() -> None:
+    import pickle
+
+    run = pe.Run("r", (pe.Slice("a"), pe.Slice("b", depends_on=("a",))), template="minimal")
+    net = pe.compile_run(run)
+    copy = pickle.loads(pickle.dumps(net))
+    assert copy.places == net.places and copy.transitions == net.transitions
+    assert copy.read == net.read
