@@ -26,7 +26,7 @@ import attrs
 
 from .compile import _compile, compile_run, marking_of
 from .durable import load_durable, run_lock
-from .errors import RunFileError, TemplateError, UsageError
+from .errors import RunFileError, TemplateError, UnknownTransitionError, UsageError
 from .events import Event, Journal, journal_path
 from .gcpause import gc_paused
 from .handlers import HANDLERS, HandlerEnv
@@ -44,6 +44,7 @@ from .ports import (
     timeout_result,
 )
 from .runfile import save_run, validate_checked, write_atomic
+from .runnet import RunNet
 from .schedulers import LinearScheduler, PetriScheduler, Scheduler, Session, open_session
 from .templates import Step, Template, load_template
 
@@ -249,9 +250,11 @@ class Driver:
             events, replayed = durable.events, durable.replayed
         self.template = template
         with gc_paused():  # per-slice structures, none in a reference cycle
-            self.live = LiveRun(loaded, template)
             self.scheduler = _resolve_scheduler(scheduler, loaded, template, deps)
             self.net: Net = self.scheduler.net
+            net = self.net
+            self.live = LiveRun(loaded, template, net.slice_of if isinstance(net, RunNet)
+                                and net.compiled_from(loaded) else None)
             self._full_net: Net | None = None
             try:
                 self.session: Session = open_session(self.scheduler, marking_of(loaded))
@@ -261,13 +264,16 @@ class Driver:
         self.on_event = on_event
         self.caller = PortCaller()
         self._exit.callback(self.caller.close)
-        self.attempts: dict[str, int] = {}
+        #: Per transition (by index), the attempts made so far, journaled ones included.
+        self.attempts = [0] * len(self.net.transitions)
         self.seq = events[-1].seq + 1 if events else 0
         for ev in events:
             if ev.kind == "transition_started" and ev.transition is not None:
-                self.attempts[ev.transition] = max(
-                    self.attempts.get(ev.transition, 0), ev.attempt or 1
-                )
+                try:
+                    i = self.net.transition(ev.transition).index
+                except UnknownTransitionError:  # not in a custom scheduler's net
+                    continue
+                self.attempts[i] = max(self.attempts[i], ev.attempt or 1)
         self.journal: Journal | None = None
         if self.path is not None:
             if durability not in ("fsync", "flush"):
@@ -330,16 +336,15 @@ class Driver:
                ) -> tuple[StepContext, Callable[[StepContext], Any] | None]:
         """Count the attempt, build its context from the live run, journal
         ``transition_started``; also find the step's port (looked up once per drive)."""
-        attempts = self.attempts
-        n = attempts[t.name] = attempts.get(t.name, 0) + 1
+        n = self.attempts[t.index] + 1
+        self.attempts[t.index] = n
         if self.observed:
             self.emit("transition_started", transition=t.name, attempt=n)
         live = self.live
-        sid = t.slice_id
-        k = live.index.get(sid) if sid is not None else None
+        k = live.slice_of(t)
         run_id = self.run_id
         ctx = StepContext(
-            run_id, t.name, t.step, sid, live.slice(k) if k is not None else None,
+            run_id, t.name, t.step, t.slice_id, live.slice(k) if k is not None else None,
             live.facts_view, n, run_id + "/" + t.name, self.run_dir, t.port, live.status,
         )
         port = t.port
@@ -406,7 +411,7 @@ class Driver:
             self.seq += 1
             return
         effect = self.net.effect(t)
-        self.emit("transition_fired", transition=t.name, attempt=self.attempts.get(t.name, 1),
+        self.emit("transition_fired", transition=t.name, attempt=self.attempts[t.index] or 1,
                   consumed=dict(effect.consumed), produced=dict(effect.produced),
                   facts=dict(result.facts))
         if self.path is not None:
@@ -418,7 +423,7 @@ class Driver:
         """Journal a failed attempt of ``t``."""
         detail = result.facts.get("detail")
         detail = detail if isinstance(detail, str) else None
-        attempt = self.attempts.get(t.name, 1)
+        attempt = self.attempts[t.index] or 1
         self.emit("transition_failed", transition=t.name, attempt=attempt,
                   reason=result.reason, facts=dict(result.facts) or None, detail=detail)
         return Failure(t.name, result.reason or "failed", attempt, detail)

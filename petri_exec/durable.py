@@ -28,6 +28,7 @@ from .events import Event, journal_path, read_journal
 from .live import LiveRun
 from .model import Run
 from .runfile import load_checked
+from .runnet import RunNet
 from .templates import Template
 
 __all__ = ["Durable", "load_durable", "lock_path", "run_lock"]
@@ -82,8 +83,8 @@ def load_durable(
             if e.kind in ("transition_fired", "run_abandoned")]
     if not tail:
         return Durable(run, template, deps, events, torn, 0)
-    live = LiveRun(run, template)
     net = _compile(run, template, False, deps)
+    live = LiveRun(run, template, net.slice_of if isinstance(net, RunNet) else None)
     state = net.state(marking_of(run))
     replayed = 0
     for i, e in tail:

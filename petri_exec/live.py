@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -24,18 +24,28 @@ class LiveRun:
     context, a handler, a checkpoint or the outcome), in one batch for a snapshot.
     """
 
-    def __init__(self, run: Run, template: Template) -> None:
+    def __init__(self, run: Run, template: Template,
+                 slice_of: Callable[[Transition], int | None] | None = None) -> None:
+        """Start from ``run``.
+
+        Args:
+            run: The run.
+            template: Its template.
+            slice_of: The index of a transition's slice in ``run.slices`` (None for run
+                steps); default: looked up by the transition's ``slice_id``.
+        """
         self.base = run
         self.abandoned = run.abandoned
         self.status = run.status
         self.facts: dict[str, Any] = dict(run.facts)
         #: A read-only snapshot of the run's facts (rebuilt only when a run step adds some).
         self.facts_view: Mapping[str, Any] = MappingProxyType(dict(run.facts))
-        self._slices = list(run.slices)  # values, stale where _dirty says so
+        self._slices = list(run.slices)  # values; stale where the status or facts moved on
         self._status = [s.status for s in run.slices]
         self._new_facts: dict[int, Mapping[str, Any]] = {}
-        self._dirty: set[int] = set()
-        self.index = {s.id: i for i, s in enumerate(run.slices)}
+        self._index: dict[str, int] | None = None
+        #: The index of a transition's slice, or None for a run step.
+        self.slice_of = slice_of or self._slice_by_id
         self.run_targets = {st.name: st.target for st in template.run.steps}
         self.slice_targets = {st.name: st.target for st in template.slice.steps}
         rl = template.run
@@ -44,29 +54,37 @@ class LiveRun:
         self._slice_lane = template.slice
         self.at_end = rl.position(run.status) >= self._end_pos
 
+    def _slice_by_id(self, t: Transition) -> int | None:
+        if t.slice_id is None:
+            return None
+        if self._index is None:
+            self._index = {s.id: i for i, s in enumerate(self.base.slices)}
+        return self._index.get(t.slice_id)
+
     def slice(self, k: int) -> Slice:
         """Slice ``k`` as it is now."""
-        if k in self._dirty:
-            self._dirty.discard(k)
-            s = self._slices[k]
-            facts = self._new_facts.pop(k, s.facts)
-            self._slices[k] = s = Slice(s.id, self._status[k], s.depends_on, s.title, s.epic,
-                                        facts, s.meta)
+        s = self._slices[k]
+        status = self._status[k]
+        if status is s.status and not self._new_facts:
             return s
-        return self._slices[k]
+        facts = self._new_facts.pop(k, None)
+        if facts is None and status == s.status:
+            return s
+        self._slices[k] = s = Slice(s.id, status, s.depends_on, s.title, s.epic,
+                                    s.facts if facts is None else facts, s.meta)
+        return s
 
     @property
     def slices(self) -> list[Slice]:
-        """Every slice as it is now (builds the pending values: O(changed slices))."""
-        if self._dirty:
-            with gc_paused():
-                for k in sorted(self._dirty):
-                    self.slice(k)
+        """Every slice as it is now (builds the values that moved on: O(slices))."""
+        with gc_paused():
+            for k in range(len(self._slices)):
+                self.slice(k)
         return self._slices
 
     def apply(self, t: Transition, facts: Mapping[str, Any]) -> None:
         """Record the firing of ``t`` with the facts of its successful attempt."""
-        k = self.index.get(t.slice_id) if t.slice_id is not None else None
+        k = self.slice_of(t)
         if k is None:
             self.status = self.run_targets[t.step]
             self.at_end = self._lane.position(self.status) >= self._end_pos
@@ -75,7 +93,6 @@ class LiveRun:
                 self.facts_view = MappingProxyType(dict(self.facts))
             return
         self._status[k] = self.slice_targets[t.step]
-        self._dirty.add(k)
         if facts:
             old = self._new_facts.get(k)
             self._new_facts[k] = {**(self._slices[k].facts if old is None else old), **facts}
@@ -88,7 +105,7 @@ class LiveRun:
 
     def applied(self, t: Transition) -> bool:
         """Whether ``t`` already fired: its lane is at or past the step's target status."""
-        k = self.index.get(t.slice_id) if t.slice_id is not None else None
+        k = self.slice_of(t)
         if k is None:
             lane, status, target = self._lane, self.status, self.run_targets[t.step]
         else:

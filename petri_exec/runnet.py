@@ -169,6 +169,18 @@ class RunNet(Net):
         Net.__init__(self, places, self.transitions, consume, produce, read, name=self.name,
                      check=False)
 
+    def slice_of(self, t: Transition) -> int | None:
+        """The index of ``t``'s slice in the compiled run's slices (None for a run step).
+
+        ``t`` must be a transition of this net.
+        """
+        i = t.index
+        return None if i < self.run_steps else (i - self.run_steps) // self.slice_steps
+
+    def compiled_from(self, run: Run) -> bool:
+        """Whether this net was compiled from ``run`` (the very object)."""
+        return self._source is run
+
     def effect(self, t: Transition | str) -> Effect:
         """What firing ``t`` consumes, produces and reads (as :meth:`Net.effect`, without
         building the general arrays).
