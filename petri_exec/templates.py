@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
@@ -137,12 +138,20 @@ def template_dirs(extra: Iterable[str | os.PathLike[str]] = ()) -> list[Path]:
     Returns:
         Existing and non-existing candidate directories, in order.
     """
-    dirs = [Path(d) for d in extra]
+    return [Path(d) for d in _search_path(extra)]
+
+
+#: The package's directory, resolved once.
+_HERE = Path(__file__).resolve().parent
+_BUILTIN_DIRS = (str(_HERE / "nets"),  # installed wheel
+                 str(_HERE.parent / "nets"))  # checkout / editable install
+
+
+def _search_path(extra: Iterable[str | os.PathLike[str]]) -> list[str]:
+    dirs = [os.fspath(d) for d in extra]
     env = os.environ.get("PETRI_EXEC_TEMPLATE_PATH", "")
-    dirs.extend(Path(d) for d in env.split(os.pathsep) if d)
-    here = Path(__file__).resolve().parent
-    dirs.append(here / "nets")  # installed wheel
-    dirs.append(here.parent / "nets")  # checkout / editable install
+    dirs.extend(d for d in env.split(os.pathsep) if d)
+    dirs.extend(_BUILTIN_DIRS)
     return dirs
 
 
@@ -164,11 +173,16 @@ def load_template(name: str, dirs: Iterable[str | os.PathLike[str]] = ()) -> Tem
             f"template name {name!r} is not a plain name (letters, digits, '_', '-', '.'); "
             "name a template file in nets/ without its .toml suffix"
         )
+    dirs = tuple(dirs)
+    for d in _search_path(dirs):  # one stat per directory until found (no pathlib)
+        path = os.path.join(d, name + ".toml")
+        try:
+            st = os.stat(path)
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISREG(st.st_mode):  # cached parse, reloaded when the file changes
+            return _load_file(os.path.abspath(path), st.st_mtime_ns)
     searched = template_dirs(dirs)
-    for d in searched:
-        path = d / f"{name}.toml"
-        if path.is_file():
-            return _load_file(str(path.resolve()), path.stat().st_mtime_ns)
     known = sorted({p.stem for d in searched if d.is_dir() for p in d.glob("*.toml")})
     raise TemplateError(
         f"no template {name!r} in {', '.join(str(d) for d in searched if d.is_dir())}; "
