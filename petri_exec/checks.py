@@ -110,7 +110,8 @@ def _fast_check(run: Run, template: Template) -> list[tuple[int, ...]] | None:
         return None
     if type(run.meta) not in _DICT_OR_NONE or type(run.abandoned) not in _STR_OR_NONE:
         return None
-    if run.abandoned == "" or run.status not in template.run.statuses:
+    if run.abandoned == "" or type(run.status) is not str or (
+            run.status not in template.run.statuses):
         return None
     slices = run.slices
     if not all(type(s) is Slice for s in slices):
@@ -136,6 +137,8 @@ def _fast_check(run: Run, template: Template) -> list[tuple[int, ...]] | None:
     statuses = {s.status for s in slices}
     if not statuses <= set(template.slice.statuses):
         return None
+    if not {type(d) for s in slices for d in s.depends_on} <= {str}:
+        return None  # (str-like objects that hash and compare as their text included)
     deps: list[tuple[int, ...]] = []
     get = index.__getitem__
     append = deps.append

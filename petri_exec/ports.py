@@ -13,6 +13,7 @@ import inspect
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -108,6 +109,19 @@ class StepContext:
     run_dir: Path | None
     port: str | None
     run_status: str
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle for a worker process (``run_facts`` is a read-only view, which the
+        standard pickle cannot ship: it travels as a dict and is wrapped again)."""
+        values = [getattr(self, a.name) for a in attrs.fields(StepContext)]
+        values[5] = dict(self.run_facts)
+        return _context, tuple(values)
+
+
+def _context(*values: Any) -> StepContext:
+    ctx = StepContext(*values)
+    object.__setattr__(ctx, "run_facts", MappingProxyType(ctx.run_facts))
+    return ctx
 
 
 def resolve_port(ports: Any, name: str) -> Callable[[StepContext], Any] | None:

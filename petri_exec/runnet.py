@@ -43,6 +43,10 @@ class RunMarking(Marking):
         self._run = run
         self._hash = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as a plain :class:`Marking` (without the run)."""
+        return Marking, (dict(self._counts),)
+
     def __getattr__(self, attr: str) -> Any:
         if attr != "_counts":
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
@@ -94,6 +98,8 @@ class RunNet(Net):
         """
         self.name = name
         self._source = source
+        if len(set(slice_ids)) != len(slice_ids):
+            raise ValueError(f"net {name!r}: slice ids must be unique (validate the run first)")
         self._rlane, self._slane = rlane, slane
         self._slice_ids = tuple(slice_ids)
         self._deps = deps
@@ -114,6 +120,14 @@ class RunNet(Net):
                                   nr + k * nst + j)
                        for k, sid in enumerate(self._slice_ids) for j, st in steps])
         self.transitions = tuple(ts)
+
+    def __getstate__(self) -> Any:
+        """Pickle the net without the run it was compiled from (only its shape is needed;
+        the run may hold values that do not pickle)."""
+        state: Any = super().__getstate__()  # (None, {slot: value}) for a slotted object
+        slots = dict(state[1])
+        slots["_source"] = None
+        return None, slots
 
     def __repr__(self) -> str:
         places = len(self._rlane.statuses) + len(self._slice_ids) * len(self._slane.statuses)
@@ -239,7 +253,7 @@ class RunNet(Net):
         for place, n in marking.items():
             if not n:
                 continue
-            parts = place.split(":")
+            parts = place.split(":") if type(place) is str else ()
             k = j = None
             if len(parts) == 3 and parts[0] == "slice":
                 k, j = index.get(parts[1]), spos.get(parts[2])
@@ -316,9 +330,9 @@ class RunState(NetState):
 
     def is_enabled(self, t: Transition) -> bool:
         """Whether ``t`` is enabled now. O(1)."""
-        i = t.index
         ts = self._ts
-        return self.index_enabled(i if i < len(ts) and ts[i] is t else self._net._own(t))
+        i = t.index if type(t) is Transition else -1
+        return self.index_enabled(i if 0 <= i < len(ts) and ts[i] is t else self._net._own(t))
 
     def get_ready(self) -> list[Transition]:
         """Non-manual transitions that became enabled since the last call, in net order
@@ -394,10 +408,11 @@ class RunState(NetState):
         Raises:
             NotEnabledError: ``t`` is not enabled (nothing changes).
         """
-        i = t.index
         ts = self._ts
-        if i >= len(ts) or ts[i] is not t:
+        i = t.index if type(t) is Transition else -1
+        if not 0 <= i < len(ts) or ts[i] is not t:
             i = self._net._own(t)
+            t = ts[i]
         base = self._base
         if i < base:
             self._fire_run_step(i)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import UserString
 from types import MappingProxyType
 from typing import Any
 
@@ -17,7 +18,12 @@ from petri_exec.testing import runs
 DAMAGE = ["none", "bad_id", "newline_id", "empty_id", "long_id", "dup_id", "unknown_dep",
           "self_dep", "repeat_dep", "forward_dep", "unhashable_dep", "int_dep",
           "bad_status", "list_status", "done_early", "title", "facts_list", "facts_proxy",
-          "meta", "epic", "run_past", "run_status", "run_facts", "abandoned_empty"]
+          "meta", "epic", "run_past", "run_status", "run_facts", "abandoned_empty",
+          "userstring_dep", "userstring_status", "str_subclass_dep"]
+
+
+class _Str(str):
+    """A str subclass: the rules accept it as an id."""
 
 
 def _damage(run: pe.Run, how: str, k: int, tpl: pe.Template) -> pe.Run:
@@ -38,6 +44,8 @@ def _damage(run: pe.Run, how: str, k: int, tpl: pe.Template) -> pe.Run:
         "done_early": {"status": tpl.slice.end}, "title": {"title": 5},
         "facts_list": {"facts": [1]}, "facts_proxy": {"facts": MappingProxyType({"a": 1})},
         "meta": {"meta": [1]}, "epic": {"epic": "e0"},
+        "userstring_dep": {"depends_on": (UserString(other.id),)},  # equal, hashes alike
+        "str_subclass_dep": {"depends_on": (_Str(other.id),)},
     }.get(how, {})
     if change:
         slices[k % len(slices)] = attrs.evolve(s, **change)
@@ -50,6 +58,8 @@ def _damage(run: pe.Run, how: str, k: int, tpl: pe.Template) -> pe.Run:
         return attrs.evolve(run, facts=[1])
     if how == "abandoned_empty":
         return attrs.evolve(run, abandoned="")
+    if how == "userstring_status":
+        return attrs.evolve(run, status=UserString(run.status))
     return run
 
 

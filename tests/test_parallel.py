@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -307,3 +308,22 @@ def test_dask_local_cluster_with_worker_processes(tmp_path: Path) -> None:
     assert all(s.facts["remote"] is True for s in out.run.slices)  # ran in worker processes
     assert [s.facts["ran"] for s in out.run.slices] == [f"execute:s{i}" for i in range(8)]
     assert pe.load_run(path) == out.run
+
+
+def test_a_process_pool_runs_the_ports() -> None:
+    """The standard pickle ships a StepContext (its read-only run_facts included)."""
+    import concurrent.futures as cf
+    import pickle
+
+    from . import parallel_ports
+
+    ctx = pe.StepContext("r", "t", "t", None, None, MappingProxyType({"k": 1}), 1, "r/t",
+                         None, "runner", "running")
+    back = pickle.loads(pickle.dumps(ctx))
+    assert back == ctx and isinstance(back.run_facts, MappingProxyType)
+    run = pe.Run("pp", tuple(pe.Slice(f"s{i}", meta={"sleep": 0, "driver_pid": os.getpid()})
+                             for i in range(4)), template="minimal")
+    with cf.ProcessPoolExecutor(2) as pool:
+        out = pe.drive(run, {"runner": parallel_ports.sleepy}, max_parallel=2, executor=pool)
+    assert out.status == "completed", out
+    assert all(s.facts["remote"] for s in out.run.slices)

@@ -207,3 +207,34 @@ def test_a_compiled_net_pickles() -> None:
     copy = pickle.loads(pickle.dumps(net))
     assert copy.places == net.places and copy.transitions == net.transitions
     assert copy.read == net.read
+
+
+def test_the_run_state_takes_names_and_refuses_odd_places() -> None:
+    run = pe.Run("r", (pe.Slice("a"),), template="minimal", status="running")
+    net = pe.compile_run(run)
+    state = net.state(pe.marking_of(run))
+    assert state.is_enabled("execute:a") and not state.is_enabled("finish")  # type: ignore[arg-type]
+    state.fire("execute:a")  # type: ignore[arg-type]
+    assert state.marking()["slice:a:done"] == 1
+    with pytest.raises(pe.UnknownTransitionError, match="no transition 'nope'"):
+        state.fire("nope")  # type: ignore[arg-type]
+    with pytest.raises(KeyError, match="marking has tokens in 5, not a place of Net"):
+        net.state({**pe.marking_of(run), 5: 1})  # type: ignore[dict-item]
+
+
+def test_duplicate_slice_ids_fail_at_compile_time() -> None:
+    run = pe.Run("r", (pe.Slice("a"), pe.Slice("a")), template="minimal")
+    with pytest.raises(ValueError, match="slice ids must be unique"):
+        pe.compile_run(run)
+
+
+def test_a_compiled_net_pickles_without_its_run() -> None:
+    import pickle
+    import threading
+
+    run = pe.Run("r", (pe.Slice("a", meta={"lock": threading.Lock()}),), template="minimal")
+    net = pe.compile_run(run)
+    copy = pickle.loads(pickle.dumps(net))
+    assert copy.transitions == net.transitions and copy.places == net.places
+    assert pickle.loads(pickle.dumps(pe.marking_of(run))) == pe.marking_of(run)
+    assert copy.state(pe.marking_of(run)).get_ready() == [net.transition("start")]
