@@ -103,7 +103,7 @@ class NetState:
             i = fresh[0]
             return [ts[i]] if missing[i] == 0 and not ts[i].manual else []
         return [
-            ts[i] for i in sorted(set(fresh)) if missing[i] == 0 and not ts[i].manual
+            ts[i] for i in sorted(dict.fromkeys(fresh)) if missing[i] == 0 and not ts[i].manual
         ]
 
     def fire(self, t: Transition) -> None:
