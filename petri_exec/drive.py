@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import heapq
 import os
 import signal
 import threading
@@ -29,6 +28,7 @@ from .events import Event, Journal, journal_path
 from .model import Run
 from .net import Transition, not_enabled
 from .ports import StepResult, timeout_result
+from .readyqueue import ReadyQueue
 from .runfile import save_run
 from .schedulers import Scheduler
 
@@ -163,12 +163,12 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def _run_sequential(d: Driver, ports: Any, max_firings: int | None) -> DriveOutcome:
     """Fire the earliest ready transition (net order) one at a time until the end."""
-    pending: list[int] = []  # a heap of transition indexes: ties go to the earliest
     session, live = d.session, d.live
     get_ready, is_enabled = session.get_ready, session.is_enabled
     transitions = d.net.transitions
+    pending = ReadyQueue(len(transitions))  # ties go to the earliest in net order
+    push, pop = pending.push, pending.pop
     policies, attempt, commit = d.policies, d.attempt, d.commit
-    push, pop = heapq.heappush, heapq.heappop
     limit = -1 if max_firings is None else max_firings
     try:
         while True:
@@ -181,10 +181,10 @@ def _run_sequential(d: Driver, ports: Any, max_firings: int | None) -> DriveOutc
                 return d.finish("paused", "net_paused",
                                 reason=f"max_firings={max_firings} reached")
             for t in get_ready():
-                push(pending, t.index)
+                push(t.index)
             nxt = None
-            while pending:
-                cand = transitions[pop(pending)]
+            while (i := pop()) >= 0:
+                cand = transitions[i]
                 if not cand.manual and is_enabled(cand):
                     nxt = cand
                     break
