@@ -64,8 +64,8 @@ def _compile(
     run: Run, template: Template, linear: bool, deps: list[tuple[int, ...]] | None = None
 ) -> Net:
     with gc_paused():
-        if deps is None:
-            deps = dependencies(run)
+        if deps is None:  # (given deps come from validation: the ids are distinct)
+            deps = dependencies(run, unique=True)
         if linear:
             order = topological_order(deps)
             if order is None:

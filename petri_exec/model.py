@@ -101,7 +101,7 @@ class Run:
         raise KeyError(slice_id)
 
 
-def dependencies(run: Run) -> list[tuple[int, ...]]:
+def dependencies(run: Run, *, unique: bool = False) -> list[tuple[int, ...]]:
     """Every slice's effective dependencies, as indexes into ``run.slices``.
 
     A slice depends on the slices in its own ``depends_on`` and on every slice of each
@@ -109,11 +109,17 @@ def dependencies(run: Run) -> list[tuple[int, ...]]:
 
     Args:
         run: The run.
+        unique: Refuse a run whose slice ids are not distinct.
 
     Returns:
         For each slice in file order, the sorted, duplicate-free indexes it depends on.
+
+    Raises:
+        ValueError: ``unique`` and two slices share an id.
     """
     index = {s.id: i for i, s in enumerate(run.slices)}
+    if unique and len(index) != len(run.slices):
+        raise ValueError(f"run {run.run_id!r}: slice ids must be unique; validate it first")
     epic_deps = {e.id: e.depends_on for e in run.epics if e.depends_on}
     members: dict[str, list[int]] = {}
     if epic_deps:

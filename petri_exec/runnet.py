@@ -91,15 +91,13 @@ class RunNet(Net):
             name: The net's name.
             rlane: The template's run lane.
             slane: The template's slice lane.
-            slice_ids: The slices' ids in file order.
+            slice_ids: The slices' ids in file order (distinct: the compiler checks).
             deps: Per slice, the slice indexes its first step reads ``done`` from (its
                 dependencies, plus its predecessor in a linear net).
             source: The run compiled (its :class:`RunMarking` needs no parsing).
         """
         self.name = name
         self._source = source
-        if len(set(slice_ids)) != len(slice_ids):
-            raise ValueError(f"net {name!r}: slice ids must be unique (validate the run first)")
         self._rlane, self._slane = rlane, slane
         self._slice_ids = tuple(slice_ids)
         self._deps = deps

@@ -224,7 +224,7 @@ def test_the_run_state_takes_names_and_refuses_odd_places() -> None:
 
 def test_duplicate_slice_ids_fail_at_compile_time() -> None:
     run = pe.Run("r", (pe.Slice("a"), pe.Slice("a")), template="minimal")
-    with pytest.raises(ValueError, match="slice ids must be unique"):
+    with pytest.raises(ValueError, match="slice ids must be unique; validate it first"):
         pe.compile_run(run)
 
 
