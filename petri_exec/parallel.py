@@ -20,6 +20,7 @@ from typing import Any
 from .driver import DriveOutcome, Driver, Failure, Job, call_port
 from .net import Transition
 from .ports import StepResult, timeout_result
+from .readyqueue import ReadyQueue
 
 __all__ = ["run_parallel"]
 
@@ -92,7 +93,7 @@ class _Loop:
                  pool: cf.Executor) -> None:
         self.d, self.ports, self.max_firings = d, ports, max_firings
         self.max_parallel, self.pool = max_parallel, pool
-        self.pending: list[int] = []
+        self.pending = ReadyQueue(len(d.net.transitions))  # earliest first
         self.blocked: list[int] = []  # enabled but overlapping with a step in flight
         self.delayed: list[tuple[float, int]] = []  # retries waiting for their backoff
         self.inflight: dict[cf.Future[StepResult], tuple[Transition, float | None]] = {}
@@ -131,7 +132,7 @@ class _Loop:
 
     def _collect_ready(self) -> None:
         for t in self.d.session.get_ready():
-            heapq.heappush(self.pending, t.index)
+            self.pending.push(t.index)
 
     def _can_start(self) -> bool:
         d = self.d
@@ -144,7 +145,7 @@ class _Loop:
     def _start(self) -> None:
         d, transitions = self.d, self.d.net.transitions
         while self.pending and self._can_start():
-            t = transitions[heapq.heappop(self.pending)]
+            t = transitions[self.pending.pop()]
             if t.manual or not d.session.is_enabled(t):
                 continue
             if not self.slots.free(t):
@@ -209,13 +210,13 @@ class _Loop:
                 self._done(t, timeout_result(t.port, self.d.policies[t.step].timeout_s))
         self._release_due()
         for i in self.blocked:
-            heapq.heappush(self.pending, i)
+            self.pending.push(i)
         self.blocked.clear()
 
     def _release_due(self) -> None:
         now = time.monotonic()
         while self.delayed and self.delayed[0][0] <= now:
-            heapq.heappush(self.pending, heapq.heappop(self.delayed)[1])
+            self.pending.push(heapq.heappop(self.delayed)[1])
 
     def _done(self, t: Transition, result: StepResult) -> None:
         d = self.d
