@@ -16,6 +16,7 @@ from typing import Any
 from .checks import _join
 from .errors import RunFileError
 from .gcpause import gc_paused
+from .indentjson import dumps_indented
 from .model import Run, Slice
 
 __all__ = ["decode_run_file", "dump_run", "run_to_json", "write_atomic"]
@@ -177,7 +178,7 @@ def dump_run(run: Run) -> bytes:
     _sort_free_form(doc)
     for s in doc["slices"]:
         _sort_free_form(s)
-    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    return (dumps_indented(doc) + "\n").encode("utf-8")
 
 
 def _sort_free_form(d: dict[str, Any]) -> None:
