@@ -376,29 +376,5 @@ def test_cli_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 TOML = {
     "gated": (Path(__file__).parent / "nets" / "gated.toml").read_text(),
-    "archive": """name = "archive"
-[run]
-initial = "created"
-frontier = "running"
-end = "finished"
-[[run.steps]]
-name = "start"
-from = "created"
-to = "running"
-[[run.steps]]
-name = "finish"
-from = "running"
-to = "finished"
-[slice]
-initial = "pending"
-done = "done"
-[[slice.steps]]
-name = "execute"
-from = "pending"
-to = "done"
-[[slice.steps]]
-name = "archive"
-from = "done"
-to = "archived"
-""",
+    "archive": (Path(__file__).parent / "nets" / "archive.toml").read_text(),
 }
