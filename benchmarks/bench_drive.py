@@ -88,13 +88,12 @@ def make_run(n: int, seed: int = SEED) -> tuple[pe.Run, tuple[tuple[int, ...], .
 
 def measure(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     """Median wall time of ``repeat`` calls of ``fn`` and the last result."""
-    times, result = [], None
-    for _ in range(repeat):
-        gc.collect()
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
+    result: list[Any] = [None]
+
+    def keep() -> None:
+        result[0] = fn()
+
+    return statistics.median(sample(keep) for _ in range(repeat)), result[0]
 
 
 def sample(fn: Callable[[], Any]) -> float:
@@ -112,11 +111,6 @@ def rounds(fns: list[Callable[[], Any]], repeat: int) -> list[list[float]]:
         for fn, ts in zip(fns, times, strict=True):
             ts.append(sample(fn))
     return times
-
-
-def interleaved(fns: list[Callable[[], Any]], repeat: int) -> list[float]:
-    """Median wall time of each of ``fns``, sampled in turn ``repeat`` times."""
-    return [statistics.median(ts) for ts in rounds(fns, repeat)]
 
 
 def paired(base: list[float], other: list[float]) -> float:
@@ -362,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.profile:
         profile(a.slices or 100_000)
         return 0
-    print(f"seed {SEED}, median of {repeat} interleaved samples, gc enabled\n")
+    print(f"seed {SEED}, {repeat} rounds, medians, gc enabled\n")
     bench_overhead([10_000] if a.quick else [10_000, 100_000], repeat)
     bench_snakes([500] if a.quick else [500, 2_000], repeat, a.snakes_budget)
     bench_scaling([1_000, 10_000] if a.quick else [1_000, 10_000, 100_000], repeat)

@@ -168,7 +168,7 @@ def _run_sequential(d: Driver, ports: Any, max_firings: int | None) -> DriveOutc
     transitions = d.net.transitions
     pending = ReadyQueue(len(transitions))  # ties go to the earliest in net order
     push, pop = pending.push, pending.pop
-    policies, attempt, commit = d.policies, d.attempt, d.commit
+    commit = d.commit
     limit = -1 if max_firings is None else max_firings
     try:
         while True:
@@ -190,12 +190,9 @@ def _run_sequential(d: Driver, ports: Any, max_firings: int | None) -> DriveOutc
                     break
             if nxt is None:
                 return d.finish("deadlocked", "net_deadlocked", reason=d.deadlock_reason())
-            result = attempt(nxt, ports, _run_job)
-            if result.reason is not None:
-                outcome = _retry(d, nxt, ports, result, policies[nxt.step])
-                if isinstance(outcome, Failure):
-                    return d.halted([outcome])
-                result = outcome
+            result = _attempt(d, nxt, ports)
+            if isinstance(result, Failure):
+                return d.halted([result])
             commit(nxt, result)
     except KeyboardInterrupt:
         return d.finish("paused", "net_paused", reason="interrupted")

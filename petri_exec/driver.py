@@ -291,7 +291,6 @@ class Driver:
         self.since_checkpoint = replayed
         self.observed = self.journal is not None or on_event is not None
         self.run_dir = self.path.parent if self.path is not None else None
-        self.run_id = loaded.run_id
         self._ports: dict[str, Callable[[StepContext], Any] | None] = {}
         self.fired = 0
 
@@ -342,7 +341,7 @@ class Driver:
             self.emit("transition_started", transition=t.name, attempt=n)
         live = self.live
         k = live.slice_of(t)
-        run_id = self.run_id
+        run_id = live.base.run_id
         ctx = StepContext(
             run_id, t.name, t.step, t.slice_id, live.slice(k) if k is not None else None,
             live.facts_view, n, run_id + "/" + t.name, self.run_dir, t.port, live.status,

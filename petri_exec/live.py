@@ -77,15 +77,10 @@ class LiveRun:
     @property
     def slices(self) -> list[Slice]:
         """Every slice as it is now (builds the values that moved on: O(slices))."""
-        slices, status, new = self._slices, self._status, self._new_facts
         with gc_paused():
-            for k, s in enumerate(slices):
-                st = status[k]
-                facts = new.pop(k, None) if new else None
-                if facts is not None or (st is not s.status and st != s.status):
-                    slices[k] = Slice(s.id, st, s.depends_on, s.title, s.epic,
-                                      s.facts if facts is None else facts, s.meta)
-        return slices
+            for k in range(len(self._slices)):
+                self.slice(k)
+        return self._slices
 
     def apply(self, t: Transition, facts: Mapping[str, Any]) -> None:
         """Record the firing of ``t`` with the facts of its successful attempt."""

@@ -230,9 +230,12 @@ class Net:
 
     def __repr__(self) -> str:
         return (
-            f"Net({self.name!r}, {len(self.places)} places, "
+            f"Net({self.name!r}, {self._place_count()} places, "
             f"{len(self.transitions)} transitions)"
         )
+
+    def _place_count(self) -> int:
+        return len(self.places)
 
     def place_index(self, place: str) -> int:
         """Index of a place.

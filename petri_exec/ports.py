@@ -113,15 +113,13 @@ class StepContext:
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle for a worker process (``run_facts`` is a read-only view, which the
         standard pickle cannot ship: it travels as a dict and is wrapped again)."""
-        values = [getattr(self, a.name) for a in attrs.fields(StepContext)]
-        values[5] = dict(self.run_facts)
-        return _context, tuple(values)
+        fields = attrs.asdict(self, recurse=False)
+        fields["run_facts"] = dict(self.run_facts)
+        return _context, (fields,)
 
 
-def _context(*values: Any) -> StepContext:
-    ctx = StepContext(*values)
-    object.__setattr__(ctx, "run_facts", MappingProxyType(ctx.run_facts))
-    return ctx
+def _context(fields: dict[str, Any]) -> StepContext:
+    return StepContext(**{**fields, "run_facts": MappingProxyType(fields["run_facts"])})
 
 
 def resolve_port(ports: Any, name: str) -> Callable[[StepContext], Any] | None:

@@ -17,7 +17,7 @@ Both are checked against the general net and :class:`NetState` by property tests
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .net import Arc, Effect, Marking, Net, Transition, not_enabled
@@ -28,6 +28,13 @@ if TYPE_CHECKING:
     from .model import Run
 
 __all__ = ["RunMarking", "RunNet", "RunState"]
+
+
+def _one_token_each(run_status: str, slices: Iterable[tuple[str, str]]) -> dict[str, int]:
+    """The token counts of a run's marking: ``run:<status>`` and ``slice:<id>:<status>``."""
+    counts = {f"run:{run_status}": 1}
+    counts.update((f"slice:{sid}:{status}", 1) for sid, status in slices)
+    return counts
 
 
 class RunMarking(Marking):
@@ -51,10 +58,8 @@ class RunMarking(Marking):
         if attr != "_counts":
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
         run = self._run
-        counts = {f"run:{run.status}": 1}
-        counts.update((f"slice:{sl.id}:{sl.status}", 1) for sl in run.slices)
-        self._counts = counts
-        return counts
+        self._counts = _one_token_each(run.status, ((sl.id, sl.status) for sl in run.slices))
+        return self._counts
 
 #: Attributes of :class:`Net` that a :class:`RunNet` builds on first use.
 _LAZY = frozenset({"places", "consume", "produce", "read", "_watch", "_place_index",
@@ -127,9 +132,8 @@ class RunNet(Net):
         slots["_source"] = None
         return None, slots
 
-    def __repr__(self) -> str:
-        places = len(self._rlane.statuses) + len(self._slice_ids) * len(self._slane.statuses)
-        return f"Net({self.name!r}, {places} places, {len(self.transitions)} transitions)"
+    def _place_count(self) -> int:
+        return len(self._rlane.statuses) + len(self._slice_ids) * len(self._slane.statuses)
 
     def __getattr__(self, attr: str) -> Any:
         # called only for attributes not set yet: build the general form on first use
@@ -328,9 +332,7 @@ class RunState(NetState):
 
     def is_enabled(self, t: Transition) -> bool:
         """Whether ``t`` is enabled now. O(1)."""
-        ts = self._ts
-        i = t.index if type(t) is Transition else -1
-        return self.index_enabled(i if 0 <= i < len(ts) and ts[i] is t else self._net._own(t))
+        return self.index_enabled(self._net._own(t))
 
     def get_ready(self) -> list[Transition]:
         """Non-manual transitions that became enabled since the last call, in net order
@@ -342,13 +344,6 @@ class RunState(NetState):
         ts, enabled = self._ts, self.index_enabled
         if len(fresh) > 1:
             fresh = sorted(dict.fromkeys(fresh))  # mostly in order: timsort runs in O(n)
-        elif fresh[0] >= self._base:  # one slice step (the common case): inline check
-            i = fresh[0]
-            k, j = divmod(i - self._base, self._nst)
-            if self._pos[k] == j and (j or (self._run == self._frontier and
-                                            not self._waiting[k])):
-                return [ts[i]]
-            return []
         return [ts[i] for i in fresh if enabled(i) and not ts[i].manual]
 
     def tokens(self, place: str) -> int:
@@ -368,11 +363,10 @@ class RunState(NetState):
     def marking(self) -> Marking:
         """A snapshot of the current marking (costs O(places))."""
         net = self._net
-        rs, ss = net._rlane.statuses, net._slane.statuses
-        counts = {f"run:{rs[self._run]}": 1}
-        counts.update((f"slice:{sid}:{ss[j]}", 1)
-                      for sid, j in zip(net._slice_ids, self._pos, strict=True))
-        return Marking._of(counts)
+        ss = net._slane.statuses
+        return Marking._of(_one_token_each(
+            net._rlane.statuses[self._run],
+            ((sid, ss[j]) for sid, j in zip(net._slice_ids, self._pos, strict=True))))
 
     def missing(self, t: Transition) -> list[tuple[str, int, int]]:
         """``(place, needed, present)`` for each arc of ``t`` lacking tokens (consumed
@@ -406,11 +400,8 @@ class RunState(NetState):
         Raises:
             NotEnabledError: ``t`` is not enabled (nothing changes).
         """
-        ts = self._ts
-        i = t.index if type(t) is Transition else -1
-        if not 0 <= i < len(ts) or ts[i] is not t:
-            i = self._net._own(t)
-            t = ts[i]
+        i = self._net._own(t)
+        t = self._ts[i]
         base = self._base
         if i < base:
             self._fire_run_step(i)
