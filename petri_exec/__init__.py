@@ -8,9 +8,41 @@ Quick use::
 
 from __future__ import annotations
 
-from .analysis import Analysis, analyze
-from .compile import compile_run, linear_order, marking_of
-from .drive import DriveOutcome, Failure, abandon, adrive, drive, fire
+# The layers, lowest first (imports point down this list only; tests/test_layout.py checks it):
+#   errors, _gc, _root -> run (files and values) -> core (pure nets, schedulers)
+#   -> analysis | interchange (siblings) -> ports -> engine (the only effects) -> views -> cli
+# The facade re-exports from the packages and never imports views or cli.
+from .analysis import Analysis, RunAnalysis, Why, analyze, analyze_run, why
+from .core import (
+    Effect,
+    LinearScheduler,
+    Marking,
+    Net,
+    NetState,
+    PetriScheduler,
+    RunMarking,
+    RunNet,
+    RunState,
+    ScanSession,
+    Scheduler,
+    Session,
+    Transition,
+    compile_run,
+    linear_order,
+    marking_of,
+)
+from .engine import (
+    DriveOutcome,
+    Event,
+    Failure,
+    abandon,
+    adrive,
+    drive,
+    fire,
+    journal_path,
+    load_run,
+    read_journal,
+)
 from .errors import (
     JournalError,
     NetFormatError,
@@ -23,19 +55,22 @@ from .errors import (
     UnknownTransitionError,
     UsageError,
 )
-from .events import Event, journal_path, read_journal
-from .model import Epic, Run, Slice
-from .net import Effect, Marking, Net, Transition
-from .netstate import NetState
-from .pnml import from_pnml, to_pnml
+from .interchange import from_pnml, from_snakes, to_pnml, to_snakes
 from .ports import StepContext, StepResult
-from .proof import RunAnalysis, analyze_run
-from .runfile import dump_run, load_run, parse_run, run_schema, save_run, validate_run
-from .runnet import RunMarking, RunNet, RunState
-from .schedulers import LinearScheduler, PetriScheduler, ScanSession, Scheduler, Session
-from .snakes_bridge import from_snakes, to_snakes
-from .templates import Lane, Step, Template, load_template
-from .why import Why, why
+from .run import (
+    Epic,
+    Lane,
+    Run,
+    Slice,
+    Step,
+    Template,
+    dump_run,
+    load_template,
+    parse_run,
+    run_schema,
+    save_run,
+    validate_run,
+)
 
 __version__ = "0.1.0"
 

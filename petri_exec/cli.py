@@ -16,18 +16,18 @@ import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .compile import compile_run, marking_of
-from .drive import DriveOutcome, abandon, drive, fire
+from .core.compile import compile_run, marking_of
+from .core.schedulers import LinearScheduler, PetriScheduler
+from .engine.api import DriveOutcome, abandon, drive, fire
+from .engine.durable import load_run
+from .engine.journal import journal_path, read_journal
 from .errors import PetriExecError, UsageError
-from .events import journal_path, read_journal
-from .model import Run
-from .pnml import to_pnml
-from .progress import BoardProgress, LineProgress
-from .render import net_json
-from .runfile import load_run
-from .schedulers import LinearScheduler, PetriScheduler
-from .templates import Template, load_template
-from .visualize import FORMATS, format_for, visualize
+from .interchange.netjson import net_json
+from .interchange.pnml import to_pnml
+from .run.model import Run
+from .run.templates import Template, load_template
+from .views.progress import BoardProgress, LineProgress
+from .views.visualize import FORMATS, format_for, visualize
 
 __all__ = ["main"]
 
@@ -63,7 +63,7 @@ def cmd_ready(a: argparse.Namespace) -> int:
 
 
 def cmd_check(a: argparse.Namespace) -> int:
-    from .proof import analyze_run
+    from .analysis.runproof import analyze_run
 
     run, template = _load(a.run)
     rep = analyze_run(run, template=template, behavioural=a.behavioural,
@@ -122,7 +122,7 @@ def cmd_check(a: argparse.Namespace) -> int:
 
 
 def cmd_why(a: argparse.Namespace) -> int:
-    from .why import why
+    from .analysis.why import why
 
     run, template = _load(a.run)
     net = compile_run(run, template=template)
@@ -164,7 +164,7 @@ def cmd_why(a: argparse.Namespace) -> int:
 
 def _load_ports(spec: str) -> Any:
     if spec == "shell":
-        from .shell import ShellPorts
+        from .ports.shell import ShellPorts
 
         return ShellPorts()
     module, sep, attr = spec.partition(":")

@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import petri_exec as pe
+from petri_exec.analysis.reachability import behaviour
+from petri_exec.analysis.runproof import run_goal
+from petri_exec.analysis.structure import structure
 from petri_exec.cli import main
-from petri_exec.proof import run_goal
-from petri_exec.reachability import behaviour
-from petri_exec.structure import structure
-from petri_exec.templates import parse_template
+from petri_exec.run.templates import parse_template
 from petri_exec.testing import FakePorts
 
 from .net_strategies import general_nets
@@ -177,7 +177,7 @@ def test_slices_left_behind_the_frontier_are_dead_and_improper() -> None:
 
 def test_proof_on_100000_slices_builds_neither_net_nor_state_space(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    import petri_exec.proof as proof
+    import petri_exec.analysis.runproof as proof
 
     def refuse(*_a: Any, **_k: Any) -> Any:
         raise AssertionError("the proof must not build the net or its state space")
@@ -290,7 +290,7 @@ def test_why_never_and_structural_dead_are_never_wrong(case: tuple[pe.Net, pe.Ma
                                                         ) -> None:
     net, m = case
     b = behaviour(net, m, max_states=400)
-    fired = {key for _i, _j, key in pe.reachability.reachability_graph(
+    fired = {key for _i, _j, key in pe.analysis.reachability.reachability_graph(
         net, m, max_states=400)[0].edges(keys=True)}
     for t in net.transitions:
         w = pe.why(net, m, t)

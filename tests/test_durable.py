@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 import petri_exec as pe
-from petri_exec.durable import run_lock
+from petri_exec.engine.durable import run_lock
 from petri_exec.testing import FakePorts
 
-drive_module = importlib.import_module("petri_exec.driver")
+drive_module = importlib.import_module("petri_exec.engine.driver")
 
 
 def _minimal(path: Path, n: int = 5) -> Path:
@@ -216,7 +216,7 @@ def test_flush_durability_still_replays(tmp_path: Path) -> None:
 
 def test_lock_is_released_when_the_holder_dies(tmp_path: Path) -> None:
     path = _minimal(tmp_path / "run.json")
-    code = ("import os, sys, petri_exec.durable as d\n"
+    code = ("import os, sys, petri_exec.engine.durable as d\n"
             f"ctx = d.run_lock({str(path)!r}); ctx.__enter__()\n"
             "print('locked', flush=True); os._exit(0) if len(sys.argv) > 5 else None\n"
             "import time; time.sleep(30)\n")

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import petri_exec as pe
-from petri_exec.checks import _check_rules, _fast_check, _validate_rules
-from petri_exec.model import dependencies
+from petri_exec.run.checks import _check_rules, _fast_check, _validate_rules
+from petri_exec.run.model import dependencies
 from petri_exec.testing import runs
 
 DAMAGE = ["none", "bad_id", "newline_id", "empty_id", "long_id", "dup_id", "unknown_dep",

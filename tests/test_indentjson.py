@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from petri_exec.indentjson import dumps_indented
+from petri_exec.run.indentjson import dumps_indented
 
 SCALARS = (st.none() | st.booleans() | st.integers() | st.integers(-2**80, 2**80)
            | st.floats() | st.text())

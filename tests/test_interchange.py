@@ -29,7 +29,7 @@ from snakes.nets import (
 from snakes.nets import Test as SnakesTest
 
 import petri_exec as pe
-from petri_exec.render import net_json
+from petri_exec.interchange import net_json
 from petri_exec.testing import FakePorts
 
 from .net_strategies import general_nets, snakes_enabled, snakes_fire, snakes_marking
@@ -114,7 +114,7 @@ def test_read_arcs_are_exported_as_loops() -> None:
     run = _runs()[0]
     net = pe.compile_run(run)
     doc = ET.fromstring(pe.to_pnml(net, pe.marking_of(run)))
-    ns = {"p": pe.pnml.PNML_NS}
+    ns = {"p": pe.interchange.pnml.PNML_NS}
     ids = {e.get("id"): e.findtext("p:name/p:text", namespaces=ns)
            for e in doc.iterfind(".//p:place", ns)}
     ids.update({e.get("id"): e.findtext("p:name/p:text", namespaces=ns)
@@ -124,7 +124,7 @@ def test_read_arcs_are_exported_as_loops() -> None:
     assert ("slice_start:ui", "run:reports_initialized") in arcs
     assert ("slice:api:completed", "slice_start:ui") in arcs
     assert ("slice_start:ui", "slice:api:completed") in arcs
-    assert doc.find(".//p:net", ns).get("type") == pe.pnml.PTNET_TYPE
+    assert doc.find(".//p:net", ns).get("type") == pe.interchange.pnml.PTNET_TYPE
 
 
 def test_consume_and_read_of_one_place_keep_their_meaning() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import petri_exec as pe
-from petri_exec.render import net_json
+from petri_exec.interchange import net_json
 
 SCHEMA = Path(__file__).resolve().parent.parent / "docs" / "net.schema.json"
 

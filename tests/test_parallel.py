@@ -74,7 +74,7 @@ def test_parallel_drive_equals_linear_and_respects_bounds(run: pe.Run, k: int,
     fired = [e.transition for e in events if e.kind == "transition_fired"]
     assert len(fired) == len(set(fired)) == len(run.slices) + 2
     assert rec.max_running <= k
-    deps = pe.model.dependencies(run)
+    deps = pe.run.model.dependencies(run)
     for i, s in enumerate(run.slices):
         for d in deps[i]:
             assert rec.spans[run.slices[d].id][1] <= rec.spans[s.id][0]

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import petri_exec as pe
-from petri_exec.progress import BoardProgress, LineProgress, _clip
 from petri_exec.testing import FakePorts
+from petri_exec.views.progress import BoardProgress, LineProgress, _clip
 
 
 def test_board_counts_slices_by_status_and_shows_the_failure(

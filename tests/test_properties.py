@@ -66,7 +66,7 @@ def test_dag_runs_confluent_once_each_and_dependencies_respected(run: pe.Run) ->
         driven = {t.name for t in net.transitions if not t.manual}
         assert set(fired) == driven
         pos = {name: i for i, name in enumerate(fired)}
-        deps = pe.model.dependencies(run)
+        deps = pe.run.model.dependencies(run)
         first = pe.load_template(run.template).slice.steps[0].name
         last = pe.load_template(run.template).slice.steps[-1].name
         for k, s in enumerate(run.slices):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from petri_exec.readyqueue import ReadyQueue
+from petri_exec.engine.readyqueue import ReadyQueue
 
 OPS = st.lists(st.one_of(st.tuples(st.just("push"), st.integers(0, 63)),
                          st.tuples(st.just("pop"), st.just(0))), max_size=300)

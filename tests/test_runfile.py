@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import petri_exec as pe
-from petri_exec.model import dependencies
-from petri_exec.runfile import dump_run, parse_run
+from petri_exec.run.model import dependencies
+from petri_exec.run.runfile import dump_run, parse_run
 
 EXECUTOR_RUN = (
     "created, worktree_created, worktree_populated, source_policy_selected, source_copied, "

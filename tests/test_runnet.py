@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import petri_exec as pe
-from petri_exec.netstate import NetState
-from petri_exec.runnet import RunNet, RunState
+from petri_exec.core import RunNet, RunState
+from petri_exec.core.netstate import NetState
 from petri_exec.testing import runs
 
 NETS = Path(__file__).parent / "nets"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import petri_exec as pe
-from petri_exec.shell import ShellPorts
+from petri_exec.ports.shell import ShellPorts
 
 Make = Callable[..., Path]
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import petri_exec as pe
-from petri_exec.templates import BUILTIN_HANDLERS, parse_template
+from petri_exec.run.templates import BUILTIN_HANDLERS, parse_template
 
 MINI = (
     'name = "{name}"\ndescription = "{desc}"\n'

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import petri_exec as pe
-from petri_exec.model import dependencies
+from petri_exec.run.model import dependencies
 
 
 class PriorityScheduler(pe.Scheduler):

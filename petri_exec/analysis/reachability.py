@@ -18,7 +18,8 @@ from typing import Any
 
 import attrs
 
-from .net import Marking, Net
+from ..core.marking import Marking
+from ..core.net import Net
 
 __all__ = ["DEFAULT_MAX_STATES", "Behaviour", "Goal", "Witness", "behaviour",
            "reachability_graph"]

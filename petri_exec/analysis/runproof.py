@@ -30,13 +30,13 @@ from typing import Any
 
 import attrs
 
-from .compile import compile_run, marking_of
-from .errors import RunFileError
-from .gcpause import gc_paused
-from .model import Run, dependencies
-from .net import Marking
+from .._gc import gc_paused
+from ..core.compile import compile_run, marking_of
+from ..core.marking import Marking
+from ..errors import RunFileError
+from ..run.model import Run, dependencies
+from ..run.templates import Lane, Template, load_template
 from .reachability import DEFAULT_MAX_STATES, Behaviour, Goal, behaviour
-from .templates import Lane, Template, load_template
 
 __all__ = ["RunAnalysis", "analyze_run", "run_goal"]
 

@@ -1,7 +1,7 @@
 """``pe.analyze``: structural and behavioural analysis of any place/transition net.
 
-Structural facts come from the arcs alone (:mod:`petri_exec.structure`, linear time).
-Behavioural facts come from the reachability graph (:mod:`petri_exec.reachability`,
+Structural facts come from the arcs alone (:mod:`petri_exec.analysis.structure`, linear time).
+Behavioural facts come from the reachability graph (:mod:`petri_exec.analysis.reachability`,
 bounded by ``max_states``): deadlocks, option to complete, proper completion, dead
 transitions and boundedness, the soundness checks of workflow nets.
 
@@ -19,7 +19,8 @@ from typing import Any
 
 import attrs
 
-from .net import Marking, Net
+from ..core.marking import Marking
+from ..core.net import Net
 from .reachability import DEFAULT_MAX_STATES, Behaviour, Goal, behaviour
 from .structure import Structure, structure
 
@@ -84,7 +85,7 @@ def _yn(value: bool | None) -> str:
 
 
 def goal_for(final: FinalSpec) -> Goal:
-    """The :class:`~petri_exec.reachability.Goal` for a ``final`` argument.
+    """The :class:`~petri_exec.analysis.reachability.Goal` for a ``final`` argument.
 
     Args:
         final: None (no final marking), a marking, an iterable of markings, or a predicate

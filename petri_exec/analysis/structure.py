@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from .net import Net
+from ..core.net import Net
 
 __all__ = ["Conflict", "Structure", "bounds", "structure"]
 

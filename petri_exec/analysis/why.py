@@ -22,7 +22,8 @@ from typing import Any
 
 import attrs
 
-from .net import Marking, Net, Transition
+from ..core.marking import Marking
+from ..core.net import Net, Transition
 from .structure import bounds
 
 __all__ = ["Need", "Why", "why"]

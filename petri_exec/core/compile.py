@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import itertools
 
-from .gcpause import gc_paused
-from .model import Run, dependencies, topological_order
-from .net import Marking, Net
+from .._gc import gc_paused
+from ..run.model import Run, dependencies, topological_order
+from ..run.templates import Template, load_template
+from .marking import Marking
+from .net import Net
 from .runnet import RunMarking, RunNet
-from .templates import Template, load_template
 
-__all__ = ["compile_run", "linear_order", "marking_of"]
+__all__ = ["compile_checked", "compile_run", "linear_order", "marking_of"]
 
 
 def compile_run(
@@ -37,7 +38,7 @@ def compile_run(
     Raises:
         TemplateError: The template cannot be found.
     """
-    return _compile(run, template or load_template(run.template), linear)
+    return compile_checked(run, template or load_template(run.template), linear)
 
 
 def linear_order(run: Run) -> list[int]:
@@ -60,9 +61,23 @@ def linear_order(run: Run) -> list[int]:
     return order
 
 
-def _compile(
+def compile_checked(
     run: Run, template: Template, linear: bool, deps: list[tuple[int, ...]] | None = None
 ) -> Net:
+    """Compile a run already validated against ``template`` (the engine's path: no lookup).
+
+    Args:
+        run: The run (validated: its ids are distinct).
+        template: Its template.
+        linear: Build the LinearScheduler's degenerate net instead of the concurrent one.
+        deps: Each slice's dependencies as indices, when validation already computed them.
+
+    Returns:
+        The compiled net.
+
+    Raises:
+        ValueError: The dependencies have a cycle (only possible for an unvalidated run).
+    """
     with gc_paused():
         if deps is None:  # (given deps come from validation: the ids are distinct)
             deps = dependencies(run, unique=True)

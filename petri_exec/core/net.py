@@ -8,17 +8,16 @@ firing a transition updates enabling by looking only at the places it touches
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import attrs
 
-from .errors import NotEnabledError, UnknownTransitionError
+from ..errors import UnknownTransitionError
+from .marking import Marking, not_enabled
+from .netstate import NetState
 
-if TYPE_CHECKING:
-    from .netstate import NetState
-
-__all__ = ["Arc", "Effect", "Marking", "Net", "Transition", "not_enabled"]
+__all__ = ["Arc", "Effect", "Net", "Transition"]
 
 #: An arc as ``(place index, weight)``.
 Arc = tuple[int, int]
@@ -48,61 +47,6 @@ class Transition:
     handler: str | None = None
     manual: bool = False
     index: int = attrs.field(default=0, eq=False, repr=False)
-
-
-class Marking(Mapping[str, int]):
-    """An immutable marking: place name -> token count (places without tokens are absent).
-
-    Use ``m.get(place, 0)`` for a count that may be zero.
-    """
-
-    __slots__ = ("_counts", "_hash")
-
-    def __init__(self, counts: Mapping[str, int] | Iterable[tuple[str, int]] = ()) -> None:
-        items = counts.items() if isinstance(counts, Mapping) else counts
-        tokens: dict[str, int] = {}
-        for place, n in items:
-            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-                raise ValueError(
-                    f"token count {n!r} for place {place!r} must be a non-negative integer"
-                )
-            if n:
-                tokens[place] = n
-        self._counts = tokens
-        self._hash: int | None = None
-
-    @classmethod
-    def _of(cls, tokens: dict[str, int]) -> Marking:
-        """A marking over ``tokens`` (positive ints, owned by the marking): no checks."""
-        m = cls.__new__(cls)
-        m._counts = tokens
-        m._hash = None
-        return m
-
-    def __getitem__(self, place: str) -> int:
-        return self._counts[place]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._counts)
-
-    def __len__(self) -> int:
-        return len(self._counts)
-
-    def __hash__(self) -> int:
-        if self._hash is None:
-            self._hash = hash(frozenset(self._counts.items()))
-        return self._hash
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Marking):
-            return self._counts == other._counts
-        if isinstance(other, Mapping):
-            return self._counts == {k: v for k, v in other.items() if v}
-        return NotImplemented
-
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{k!r}: {v}" for k, v in self._counts.items())
-        return f"Marking({{{inner}}})"
 
 
 @attrs.frozen
@@ -356,19 +300,5 @@ class Net:
         return Marking(counts)
 
     def state(self, marking: Mapping[str, int]) -> NetState:
-        """A live :class:`~petri_exec.netstate.NetState` of this net starting at ``marking``."""
-        from .netstate import NetState
-
+        """A live :class:`~petri_exec.core.netstate.NetState` of this net at ``marking``."""
         return NetState(self, marking)
-
-
-def not_enabled(t: Transition, lacking: list[tuple[str, int, int]]) -> NotEnabledError:
-    """The error for firing ``t`` while it lacks tokens."""
-    parts = ", ".join(
-        f"{place} (needs {need}, has {have})" if need > 1 or have else place
-        for place, need, have in lacking
-    )
-    return NotEnabledError(
-        f"transition {t.name!r} is not enabled: missing tokens in {parts}; fire what "
-        f"produces them first (petri-exec why RUN {t.name} explains the chain)"
-    )

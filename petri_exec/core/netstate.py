@@ -7,8 +7,12 @@ transition updates only the counters of transitions watching a place it touched.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from .net import Marking, Net, Transition, not_enabled
+from .marking import Marking, not_enabled
+
+if TYPE_CHECKING:
+    from .net import Net, Transition
 
 __all__ = ["NetState"]
 

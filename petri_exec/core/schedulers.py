@@ -14,11 +14,12 @@ import abc
 from collections.abc import Mapping
 from typing import ClassVar, Protocol, runtime_checkable
 
+from ..run.model import Run
+from ..run.templates import Template
 from .compile import compile_run
-from .model import Run
-from .net import Marking, Net, Transition
+from .marking import Marking
+from .net import Net, Transition
 from .netstate import NetState
-from .templates import Template
 
 __all__ = [
     "LinearScheduler",

@@ -21,16 +21,18 @@ from typing import Any
 
 import attrs
 
-from .driver import DriveOutcome, Driver, Failure, Job, StepPolicy, call_port
+from ..core.marking import not_enabled
+from ..core.net import Transition
+from ..core.schedulers import Scheduler
+from ..errors import NotEnabledError, UsageError
+from ..ports.protocol import StepResult, timeout_result
+from ..run.model import Run
+from ..run.runfile import save_run
+from .driver import Driver
 from .durable import load_durable, run_lock
-from .errors import NotEnabledError, UsageError
-from .events import Event, Journal, journal_path
-from .model import Run
-from .net import Transition, not_enabled
-from .ports import StepResult, timeout_result
+from .journal import Event, Journal, journal_path
+from .outcome import DriveOutcome, Failure, Job, StepPolicy, call_port
 from .readyqueue import ReadyQueue
-from .runfile import save_run
-from .schedulers import Scheduler
 
 __all__ = ["DriveOutcome", "Failure", "abandon", "adrive", "drive", "fire"]
 

@@ -12,169 +12,47 @@ in ``parallel.py``) can run the middle one anywhere:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import inspect
 import logging
 import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import attrs
-
-from .compile import _compile, compile_run, marking_of
-from .durable import load_durable, run_lock
-from .errors import RunFileError, TemplateError, UnknownTransitionError, UsageError
-from .events import Event, Journal, journal_path
-from .gcpause import gc_paused
-from .handlers import HANDLERS, HandlerEnv
-from .live import LiveRun
-from .model import Run
-from .net import Net, Transition
-from .ports import (
+from .._gc import gc_paused
+from ..core.compile import compile_checked, compile_run, marking_of
+from ..core.net import Net, Transition
+from ..core.runnet import RunNet
+from ..core.schedulers import LinearScheduler, PetriScheduler, Scheduler, Session, open_session
+from ..errors import RunFileError, TemplateError, UnknownTransitionError, UsageError
+from ..ports.handlers import HANDLERS, HandlerEnv
+from ..ports.protocol import (
     PortCaller,
     StepContext,
     StepResult,
-    exception_result,
     missing_port_reason,
-    normalise_result,
     resolve_port,
-    timeout_result,
 )
-from .runfile import save_run, validate_checked, write_atomic
-from .runnet import RunNet
-from .schedulers import LinearScheduler, PetriScheduler, Scheduler, Session, open_session
-from .templates import Step, Template, load_template
+from ..run.model import Run
+from ..run.runfile import save_run, validate_checked, write_atomic
+from ..run.templates import Step, Template, load_template
+from .durable import load_durable, run_lock
+from .journal import Event, Journal, journal_path
+from .live import LiveRun
+from .outcome import DriveOutcome, Failure, Job, Status, StepPolicy
 
-__all__ = ["Driver", "DriveOutcome", "Failure", "Job", "StepPolicy", "call_port"]
+__all__ = ["Driver"]
 
 log = logging.getLogger("petri_exec")
-
-Status = Literal["completed", "halted", "deadlocked", "paused", "fired"]
-
-
-@attrs.frozen
-class Failure:
-    """One failed step of a drive (after its last attempt).
-
-    Attributes:
-        transition: The transition's name.
-        reason: Why it failed.
-        attempt: The attempt that failed last.
-        detail: More about it, or None.
-    """
-
-    transition: str
-    reason: str
-    attempt: int
-    detail: str | None = None
-
-
-@attrs.frozen
-class DriveOutcome:
-    """How a :func:`~petri_exec.drive` (or :func:`~petri_exec.fire`) call ended.
-
-    Attributes:
-        status: ``completed`` (the driven chain reached its end), ``halted`` (a step
-            failed), ``deadlocked`` (nothing enabled before the end), ``paused``
-            (``max_firings`` reached, or interrupted); ``fire()`` returns ``fired`` or
-            ``halted``.
-        run_status: The run lane status at the end.
-        step: The transition that halted (the first failure), else None.
-        reason: Why it halted, deadlocked or paused; None when completed or fired.
-        fired: Transitions fired by this call.
-        run: The run as it is now (for a path: what run.json holds).
-        detail: More about a failure (e.g. the land port's own message), else None.
-        failures: Every step that failed after its last attempt, in the order they failed.
-    """
-
-    status: Status
-    run_status: str
-    step: str | None
-    reason: str | None
-    fired: int
-    run: Run
-    detail: str | None = None
-    failures: tuple[Failure, ...] = ()
-
-
-@attrs.frozen
-class StepPolicy:
-    """Retries and timeout of one step (the template's, or the drive's overrides).
-
-    Attributes:
-        retries: Extra attempts after a failure.
-        retry_backoff_s: Delay before the first retry; doubled for each further one.
-        timeout_s: Seconds an attempt may take, or None.
-    """
-
-    retries: int = 0
-    retry_backoff_s: float = 0.0
-    timeout_s: float | None = None
-
-    def backoff(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        return float(self.retry_backoff_s * 2.0 ** (attempt - 1))
-
-
-@attrs.frozen
-class Job:
-    """A port call ready to run anywhere (everything in it is picklable).
-
-    Attributes:
-        transition: The transition.
-        ctx: The step context.
-        fn: The port.
-        port: The port's name.
-        timeout_s: The attempt's timeout, or None.
-    """
-
-    transition: Transition
-    ctx: StepContext
-    fn: Callable[[StepContext], Any]
-    port: str
-    timeout_s: float | None
-
-
-def call_port(fn: Callable[[StepContext], Any], ctx: StepContext, port: str,
-              timeout_s: float | None = None) -> StepResult:
-    """Call a port anywhere (a worker thread or another process) and normalise the result.
-
-    ``async def`` ports run on a private event loop, cancelled after ``timeout_s``.
-
-    Args:
-        fn: The port.
-        ctx: Its context.
-        port: Its name, for messages.
-        timeout_s: Cancel an async port after this many seconds.
-
-    Returns:
-        The result; an exception becomes a failure naming it.
-    """
-    try:
-        value = fn(ctx)
-        if inspect.isawaitable(value):
-            value = asyncio.run(_bounded(value, timeout_s))
-    except TimeoutError:
-        return timeout_result(port, timeout_s)
-    except Exception as e:
-        return exception_result(e)
-    return normalise_result(value, port)
-
-
-async def _bounded(awaitable: Any, timeout_s: float | None) -> Any:
-    return await asyncio.wait_for(awaitable, timeout_s)
-
 
 def _resolve_scheduler(
     spec: str | Scheduler | Any, run: Run, template: Template, deps: list[tuple[int, ...]]
 ) -> Scheduler | Any:
     if spec == "petri":
-        return PetriScheduler(_compile(run, template, False, deps))
+        return PetriScheduler(compile_checked(run, template, False, deps))
     if spec == "linear":
-        return LinearScheduler(_compile(run, template, True, deps))
+        return LinearScheduler(compile_checked(run, template, True, deps))
     if isinstance(spec, str):
         raise UsageError(f"unknown scheduler {spec!r}; use 'petri', 'linear' or a Scheduler")
     if not hasattr(spec, "ready") or not hasattr(spec, "net"):

@@ -22,16 +22,16 @@ from pathlib import Path
 
 import attrs
 
-from .compile import _compile, marking_of
-from .errors import JournalError, RunLockedError, UnknownTransitionError
-from .events import Event, journal_path, read_journal
+from ..core.compile import compile_checked, marking_of
+from ..core.runnet import RunNet
+from ..errors import JournalError, RunLockedError, UnknownTransitionError
+from ..run.model import Run
+from ..run.runfile import load_checked
+from ..run.templates import Template
+from .journal import Event, journal_path, read_journal
 from .live import LiveRun
-from .model import Run
-from .runfile import load_checked
-from .runnet import RunNet
-from .templates import Template
 
-__all__ = ["Durable", "load_durable", "lock_path", "run_lock"]
+__all__ = ["Durable", "load_durable", "load_run", "lock_path", "run_lock"]
 
 
 @attrs.frozen
@@ -83,7 +83,7 @@ def load_durable(
             if e.kind in ("transition_fired", "run_abandoned")]
     if not tail:
         return Durable(run, template, deps, events, torn, 0)
-    net = _compile(run, template, False, deps)
+    net = compile_checked(run, template, False, deps)
     live = LiveRun(run, template, net.slice_of if isinstance(net, RunNet) else None)
     state = net.state(marking_of(run))
     replayed = 0
@@ -150,3 +150,23 @@ def run_lock(path: str | os.PathLike[str]) -> Iterator[None]:
     finally:
         os.close(fd)
 
+
+def load_run(
+    path: str | os.PathLike[str], *, template_dirs: Iterable[str | os.PathLike[str]] = ()
+) -> Run:
+    """Read and validate a run: run.json plus the journal's firings after its last checkpoint.
+
+    Args:
+        path: The run.json file (its journal ``<stem>.events.jsonl`` is read if present).
+        template_dirs: Extra directories to look up the run's template in.
+
+    Returns:
+        The validated, durable run, with every default filled in.
+
+    Raises:
+        RunFileError: The file is unreadable, not JSON, or breaks a rule of the format.
+        JournalError: The journal is damaged or contradicts run.json.
+    """
+    from ..engine.durable import load_durable  # the journal layer builds on this module
+
+    return load_durable(path, template_dirs=template_dirs).run

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from .errors import JournalError
+from ..errors import JournalError
 
 __all__ = ["EVENT_KINDS", "Event", "Journal", "journal_path", "read_journal"]
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import attrs
 
-from .gcpause import gc_paused
-from .model import Run, Slice
-from .net import Transition
-from .templates import Template
+from .._gc import gc_paused
+from ..core.net import Transition
+from ..run.model import Run, Slice
+from ..run.templates import Template
 
 __all__ = ["LiveRun"]
 

@@ -17,9 +17,10 @@ import time
 from collections import Counter
 from typing import Any
 
-from .driver import DriveOutcome, Driver, Failure, Job, call_port
-from .net import Transition
-from .ports import StepResult, timeout_result
+from ..core.net import Transition
+from ..ports.protocol import StepResult, timeout_result
+from .driver import Driver
+from .outcome import DriveOutcome, Failure, Job, call_port
 from .readyqueue import ReadyQueue
 
 __all__ = ["run_parallel"]

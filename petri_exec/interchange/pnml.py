@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import NoReturn
 from xml.etree import ElementTree as ET
 
-from .errors import NetFormatError
-from .net import Arc, Marking, Net, Transition
+from ..core.marking import Marking
+from ..core.net import Arc, Net, Transition
+from ..errors import NetFormatError
 
 __all__ = ["PNML_NS", "PTNET_TYPE", "TOOL", "from_pnml", "split_loops", "to_pnml"]
 

@@ -8,7 +8,7 @@ back ``max(c, r) - c`` (same enabling, same effect).
 
 :func:`from_snakes`: black-token P/T nets only (``dot`` tokens, ``Value(dot)`` /
 ``MultiArc`` / ``Test`` arcs, no guards); input/output pairs on one place become read arcs
-as in :func:`petri_exec.pnml.split_loops`. SNAKES is imported lazily.
+as in :func:`petri_exec.interchange.pnml.split_loops`. SNAKES is imported lazily.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import NetFormatError
-from .net import Marking, Net, Transition
+from ..core.marking import Marking
+from ..core.net import Net, Transition
+from ..errors import NetFormatError
 from .pnml import split_loops
 
 __all__ = ["from_snakes", "to_snakes"]

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import attrs
 
-from .model import Slice
-from .net import Marking, Net
-from .pnml import to_pnml
-from .ports import StepContext, StepResult
+from ..core.marking import Marking
+from ..core.net import Net
+from ..interchange.pnml import to_pnml
+from ..run.model import Slice
+from .protocol import StepContext, StepResult
 
 __all__ = ["HANDLERS", "HandlerEnv"]
 

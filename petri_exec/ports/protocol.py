@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from .model import Slice
+from ..run.model import Slice
 
 __all__ = [
     "PortCaller",

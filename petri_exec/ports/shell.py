@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from .ports import StepContext, StepResult
+from .protocol import StepContext, StepResult
 
 __all__ = ["ShellPorts"]
 

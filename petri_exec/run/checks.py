@@ -10,8 +10,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import RunFileError, TemplateError
-from .gcpause import gc_paused
+from .._gc import gc_paused
+from ..errors import RunFileError, TemplateError
 from .model import Epic, Run, Slice, dependencies
 from .templates import Template, load_template
 
@@ -199,7 +199,7 @@ def check_run(run: Run, template: Template, *, file: str | None = None
         file: The file it came from, for messages.
 
     Returns:
-        Every slice's effective dependencies (as :func:`petri_exec.model.dependencies`).
+        Every slice's effective dependencies (as :func:`petri_exec.run.model.dependencies`).
 
     Raises:
         RunFileError: A rule is broken.

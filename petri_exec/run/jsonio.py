@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .._gc import gc_paused
+from ..errors import RunFileError
 from .checks import _join
-from .errors import RunFileError
-from .gcpause import gc_paused
 from .indentjson import dumps_indented
 from .model import Run, Slice
 

@@ -13,9 +13,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .._gc import gc_paused
+from .._root import data_file
+from ..errors import RunFileError, TemplateError
 from .checks import _Ctx, _join, _json, _kind, _status, check_run, validate_checked, validate_run
-from .errors import RunFileError, TemplateError
-from .gcpause import gc_paused
 from .jsonio import decode_run_file, dump_run, run_to_json, write_atomic
 from .model import Epic, Run, Slice
 from .templates import Template, load_template
@@ -24,7 +25,6 @@ __all__ = [
     "check_run",
     "dump_run",
     "load_checked",
-    "load_run",
     "parse_checked",
     "parse_run",
     "run_schema",
@@ -45,27 +45,6 @@ _EPIC_KEYS = ("id", "depends_on")
 
 
 
-def load_run(
-    path: str | os.PathLike[str], *, template_dirs: Iterable[str | os.PathLike[str]] = ()
-) -> Run:
-    """Read and validate a run: run.json plus the journal's firings after its last checkpoint.
-
-    Args:
-        path: The run.json file (its journal ``<stem>.events.jsonl`` is read if present).
-        template_dirs: Extra directories to look up the run's template in.
-
-    Returns:
-        The validated, durable run, with every default filled in.
-
-    Raises:
-        RunFileError: The file is unreadable, not JSON, or breaks a rule of the format.
-        JournalError: The journal is damaged or contradicts run.json.
-    """
-    from .durable import load_durable  # the journal layer builds on this module
-
-    return load_durable(path, template_dirs=template_dirs).run
-
-
 def load_checked(
     path: str | os.PathLike[str], *, template_dirs: Iterable[str | os.PathLike[str]] = ()
 ) -> tuple[Run, Template, list[tuple[int, ...]]]:
@@ -73,7 +52,7 @@ def load_checked(
     each slice's dependencies.
 
     Raises:
-        RunFileError: As :func:`load_run`.
+        RunFileError: As :func:`parse_run`.
     """
     file = os.fspath(path)
     try:
@@ -300,9 +279,8 @@ def run_schema() -> dict[str, Any]:
     Raises:
         FileNotFoundError: Neither the packaged nor the checkout copy exists.
     """
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "run.schema.json", here.parent / "docs" / "run.schema.json"):
-        if candidate.is_file():
-            schema: dict[str, Any] = json.loads(candidate.read_text("utf-8"))
-            return schema
+    found = data_file("run.schema.json", "docs/run.schema.json")
+    if found is not None:
+        schema: dict[str, Any] = json.loads(found.read_text("utf-8"))
+        return schema
     raise FileNotFoundError("run.schema.json is missing from this installation")

@@ -21,9 +21,11 @@ from typing import Any
 
 import attrs
 
-from .errors import TemplateError
+from .._root import CHECKOUT, PACKAGE
+from ..errors import TemplateError
 
 __all__ = [
+    "positions",
     "BUILTIN_HANDLERS",
     "Lane",
     "Step",
@@ -33,7 +35,7 @@ __all__ = [
     "template_dirs",
 ]
 
-#: Names of the built-in handlers a template step may use (see ``handlers.py``).
+#: Names of the built-in handlers a template step may use (see ``petri_exec.ports.handlers``).
 BUILTIN_HANDLERS = frozenset({"verify_slices", "export_pnml", "promote"})
 #: Built-in handlers that call the step's port (the others take no port).
 PORT_HANDLERS = frozenset({"promote"})
@@ -102,11 +104,19 @@ class Lane:
         Raises:
             KeyError: ``status`` is not in this lane.
         """
-        return _positions(self.statuses)[status]
+        return positions(self.statuses)[status]
 
 
 @lru_cache(maxsize=64)
-def _positions(statuses: tuple[str, ...]) -> dict[str, int]:
+def positions(statuses: tuple[str, ...]) -> dict[str, int]:
+    """Each status's index in a lane's chain (cached per chain).
+
+    Args:
+        statuses: A lane's statuses, in order.
+
+    Returns:
+        Status -> index. Shared: do not mutate it.
+    """
     return {s: i for i, s in enumerate(statuses)}
 
 
@@ -141,10 +151,8 @@ def template_dirs(extra: Iterable[str | os.PathLike[str]] = ()) -> list[Path]:
     return [Path(d) for d in _search_path(extra)]
 
 
-#: The package's directory, resolved once.
-_HERE = Path(__file__).resolve().parent
-_BUILTIN_DIRS = (str(_HERE / "nets"),  # installed wheel
-                 str(_HERE.parent / "nets"))  # checkout / editable install
+_BUILTIN_DIRS = (str(PACKAGE / "nets"),  # installed wheel
+                 str(CHECKOUT / "nets"))  # checkout / editable install
 
 
 def _search_path(extra: Iterable[str | os.PathLike[str]]) -> list[str]:

@@ -33,8 +33,8 @@ def main(argv: list[str]) -> int:
         out.flush()
 
     try:
-        from ..runfile import parse_run
-        from ..templates import load_template
+        from ..run.runfile import parse_run
+        from ..run.templates import load_template
         from .determinism import answers_along, resolve_factory
 
         dirs = tuple(json.loads(argv[2])) if len(argv) > 2 else ()

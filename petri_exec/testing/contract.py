@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, Phase, assume, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from ..compile import compile_run, marking_of
+from ..core.compile import compile_run, marking_of
 from ..errors import UsageError
-from ..model import Run, Slice
-from ..templates import load_template
+from ..run.model import Run, Slice
+from ..run.templates import load_template
 from .determinism import HashSeedWorkers, check_determinism, factory_spec, resolve_factory
 from .drives import build_scheduler, check_drive, check_halt
 from .markings import MarkingChecker

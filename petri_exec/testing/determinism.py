@@ -22,11 +22,11 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ..compile import compile_run, marking_of
+from ..core.compile import compile_run, marking_of
 from ..errors import UsageError
-from ..model import Run
-from ..runfile import dump_run
-from ..templates import Template
+from ..run.model import Run
+from ..run.runfile import dump_run
+from ..run.templates import Template
 from .rules import ContractViolation
 
 __all__ = ["HashSeedWorkers", "answers_along", "check_determinism", "factory_spec",

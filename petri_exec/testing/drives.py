@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ..compile import compile_run
-from ..drive import DriveOutcome, drive
-from ..events import Event
-from ..model import Run
-from ..runfile import dump_run, load_run, save_run
-from ..templates import load_template
+from ..core.compile import compile_run
+from ..engine.api import DriveOutcome, drive
+from ..engine.durable import load_run
+from ..engine.journal import Event
+from ..run.model import Run
+from ..run.runfile import dump_run, save_run
+from ..run.templates import load_template
 from .fakes import FakePorts, PortBehaviour
 from .rules import ContractViolation
 
@@ -142,7 +143,7 @@ def check_drive(factory: Factory, run: Run, behaviour: PortBehaviour | None = No
 
 def _done_before(run: Run, name: str, net: Any) -> bool:
     """Whether transition ``name`` had already fired in ``run`` (its input is empty)."""
-    from ..compile import marking_of
+    from ..core.compile import marking_of
 
     m = marking_of(run)
     return all(m.get(place, 0) == 0 for place, _ in net.effect(name).consumed)

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from ..ports import StepContext, StepResult
+from ..ports.protocol import StepContext, StepResult
 
 __all__ = ["BUILTIN_PORTS", "Call", "FakePorts", "PortBehaviour"]
 

@@ -10,11 +10,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from ..compile import compile_run
-from ..model import Run
-from ..net import Marking, Net, Transition
-from ..schedulers import PetriScheduler
-from ..templates import Template, load_template
+from ..core.compile import compile_run
+from ..core.marking import Marking
+from ..core.net import Net, Transition
+from ..core.schedulers import PetriScheduler
+from ..run.model import Run
+from ..run.templates import Template, load_template
 from ._noio import ForbiddenIO, forbid_io
 from .rules import MARKING_RULES, RULES, ContractViolation, declared, rule
 

@@ -59,7 +59,7 @@ def scheduler_contract(request: pytest.FixtureRequest) -> Callable[..., Any]:
 @pytest.fixture
 def run_file(tmp_path: Path) -> Callable[..., Path]:
     """``run_file(run, name="run.json")``: save ``run`` under ``tmp_path``; return the path."""
-    from ..runfile import save_run
+    from ..run.runfile import save_run
 
     def make(run: Any, name: str = "run.json") -> Path:
         path = tmp_path / name

@@ -18,10 +18,10 @@ from typing import Any
 
 import attrs
 
+from ..core.marking import Marking
 from ..errors import UsageError
-from ..model import Run
-from ..net import Marking
-from ..runfile import dump_run
+from ..run.model import Run
+from ..run.runfile import dump_run
 
 __all__ = [
     "CONTRACT_VERSION",

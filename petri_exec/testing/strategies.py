@@ -12,11 +12,12 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from ..compile import compile_run, marking_of
+from ..core.compile import compile_run, marking_of
+from ..core.marking import Marking
+from ..core.net import Transition
 from ..errors import UsageError
-from ..model import Epic, Run, Slice
-from ..net import Marking, Transition
-from ..templates import load_template
+from ..run.model import Epic, Run, Slice
+from ..run.templates import load_template
 from .fakes import PortBehaviour
 
 __all__ = [

@@ -12,7 +12,7 @@ import importlib.util
 import shutil
 import subprocess
 
-from .errors import UsageError
+from ..errors import UsageError
 
 __all__ = ["INSTALL_HINT", "render_dot"]
 

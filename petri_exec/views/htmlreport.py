@@ -14,14 +14,14 @@ import re
 import time
 from collections import Counter
 
-from .compile import marking_of
-from .events import Event, journal_path, read_journal
-from .model import Run
-from .net import Net
-from .render import COLOURS, Overlay, html_escape, shorten
-from .render_slices import STATES, slice_state
-from .schedulers import PetriScheduler
-from .templates import Template
+from ..core.compile import marking_of
+from ..core.net import Net
+from ..core.schedulers import PetriScheduler
+from ..engine.journal import Event, journal_path, read_journal
+from ..run.model import Run
+from ..run.templates import Template
+from .netview import COLOURS, Overlay, html_escape, shorten
+from .sliceview import STATES, slice_state
 
 __all__ = ["html_report", "last_failure", "overlay_for"]
 

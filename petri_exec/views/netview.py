@@ -1,11 +1,12 @@
-"""Drawing a run's net: the DOT net view and the JSON form, with the current marking.
+"""Drawing a run's net: the DOT net view, with the current marking.
 
 Pure functions from values to text. What the net view draws: places with their tokens,
 transitions (enabled ones green, fired ones from the journal greyed, the failed step of the
 last halt red with its reason, manual gates as house-shaped gates), read arcs dashed with a
 round head (consuming arcs solid), slices grouped by epic, and the run lane as the spine
 along the top. Every label is escaped for its format. The slices view and Mermaid live in
-:mod:`petri_exec.render_slices`; the HTML report in :mod:`petri_exec.report`.
+:mod:`.sliceview`; the HTML report in :mod:`.htmlreport`; the JSON form in
+:mod:`petri_exec.interchange.netjson`.
 
 Each SVG element carries a ``class`` naming what it is (``place marked``, ``transition
 enabled``, ``transition fired``, ``transition failed``, ``transition manual``,
@@ -15,14 +16,13 @@ enabled``, ``transition fired``, ``transition failed``, ``transition manual``,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 import attrs
 
-from .model import Run
-from .net import Net, Transition
-from .templates import Template
+from ..core.net import Net, Transition
+from ..run.model import Run
+from ..run.templates import Template
 
 __all__ = [
     "COLOURS",
@@ -31,7 +31,6 @@ __all__ = [
     "dot_tooltip_escape",
     "html_escape",
     "mermaid_escape",
-    "net_json",
     "shorten",
     "to_dot",
 ]
@@ -321,55 +320,3 @@ def _read_arcs(net: Net, run: Run, pid: Mapping[str, str],
                                 'constraint=false class="arc read epic" '
                                 f"tooltip={_tip(tip or '')}];")
     return lines + list(bundles.values())
-
-
-def net_json(net: Net, marking: Mapping[str, int],
-             enabled: Iterable[Transition] = ()) -> dict[str, Any]:
-    """The documented JSON form of a net (see docs/concepts.md).
-
-    Args:
-        net: The net.
-        marking: Its marking.
-        enabled: Transitions to list as enabled.
-
-    Returns:
-        ``{"name", "places", "transitions", "marking", "enabled", "subnets"}`` with arcs per
-        transition; ``subnets`` maps each slice id (``""`` for the run lane) to its places
-        and transitions.
-    """
-    places = net.places
-    return {
-        "name": net.name,
-        "places": list(places),
-        "transitions": [
-            {
-                "name": t.name,
-                "step": t.step,
-                "slice_id": t.slice_id,
-                "port": t.port,
-                "handler": t.handler,
-                "manual": t.manual,
-                "consume": {places[p]: w for p, w in net.consume[t.index]},
-                "produce": {places[p]: w for p, w in net.produce[t.index]},
-                "read": {places[p]: w for p, w in net.read[t.index]},
-            }
-            for t in net.transitions
-        ],
-        "marking": {p: marking[p] for p in places if marking.get(p, 0)},
-        "enabled": sorted(t.name for t in enabled),
-        "subnets": _subnets(net),
-    }
-
-
-def _subnets(net: Net) -> dict[str, dict[str, list[str]]]:
-    """Each slice's subnet (its places and transitions), in net order; run lane under ""."""
-    out: dict[str, dict[str, list[str]]] = {}
-    for t in net.transitions:
-        out.setdefault(t.slice_id or "", {"places": [], "transitions": []})[
-            "transitions"].append(t.name)
-    for place in net.places:
-        kind, _, rest = place.partition(":")
-        key = "" if kind == "run" else rest.rpartition(":")[0] if kind == "slice" else None
-        if key is not None and key in out:
-            out[key]["places"].append(place)
-    return out

@@ -16,9 +16,9 @@ import time
 from collections import Counter, deque
 from typing import TextIO
 
-from .events import Event
-from .model import Run
-from .templates import Template
+from ..engine.journal import Event
+from ..run.model import Run
+from ..run.templates import Template
 
 __all__ = ["BoardProgress", "LineProgress", "event_line"]
 

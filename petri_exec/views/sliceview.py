@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .model import Run, Slice
-from .render import (
+from ..run.model import Run, Slice
+from ..run.templates import Template
+from .netview import (
     COLOURS,
     Overlay,
     dot_escape,
@@ -21,7 +22,6 @@ from .render import (
     mermaid_escape,
     shorten,
 )
-from .templates import Template
 
 __all__ = ["header_label", "slice_state", "to_dot_slices", "to_mermaid"]
 

@@ -1,7 +1,7 @@
 """``petri-exec visualize`` as a function: a run file drawn in one of six formats.
 
 The net view or the slices view (default above :data:`SLICES_VIEW_ABOVE` slices) as DOT,
-SVG or PNG (through :mod:`petri_exec.gvrender`), the self-contained HTML report, Mermaid, or
+SVG or PNG (through :mod:`petri_exec.views.graphviz`), the self-contained HTML report, Mermaid, or
 the net's JSON form, each with the current marking and the journal's fired and failed steps.
 """
 
@@ -11,14 +11,15 @@ import json
 import os
 from pathlib import Path
 
-from .compile import compile_run, marking_of
-from .errors import UsageError
-from .gvrender import render_dot
-from .render import net_json, to_dot
-from .render_slices import to_dot_slices, to_mermaid
-from .report import html_report, overlay_for
-from .runfile import load_run
-from .templates import load_template
+from ..core.compile import compile_run, marking_of
+from ..engine.durable import load_run
+from ..errors import UsageError
+from ..interchange.netjson import net_json
+from ..run.templates import load_template
+from .graphviz import render_dot
+from .htmlreport import html_report, overlay_for
+from .netview import to_dot
+from .sliceview import to_dot_slices, to_mermaid
 
 __all__ = ["FORMATS", "SLICES_VIEW_ABOVE", "format_for", "visualize"]
 
