@@ -1,4 +1,5 @@
-"""The ``petri-exec`` command (also ``python -m petri_exec``).
+"""The core commands of ``petri-exec``: visualize, ready, check, why, drive, fire, history,
+export and abandon.
 
 Exit codes: 0 success / completed; 2 bad input or usage (one line, no traceback, nothing
 modified); 3 halted; 4 deadlocked; 5 paused; 1 internal error.
@@ -10,26 +11,24 @@ import argparse
 import importlib
 import json
 import sys
-import textwrap
 import time
-import traceback
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from .core.compile import compile_run, marking_of
-from .core.schedulers import LinearScheduler, PetriScheduler
-from .engine.api import DriveOutcome, abandon, drive, fire
-from .engine.durable import load_run
-from .engine.journal import journal_path, read_journal
-from .errors import PetriExecError, UsageError
-from .interchange.netjson import net_json
-from .interchange.pnml import to_pnml
-from .run.model import Run
-from .run.templates import Template, load_template
-from .views.progress import BoardProgress, LineProgress
-from .views.visualize import FORMATS, format_for, visualize
+from ..core.compile import compile_run, marking_of
+from ..core.schedulers import LinearScheduler, PetriScheduler
+from ..engine.api import DriveOutcome, abandon, drive, fire
+from ..engine.durable import load_run
+from ..engine.journal import journal_path, read_journal
+from ..errors import UsageError
+from ..interchange.netjson import net_json
+from ..interchange.pnml import to_pnml
+from ..run.model import Run
+from ..run.templates import Template, load_template
+from ..views.progress import BoardProgress, LineProgress
+from ..views.visualize import FORMATS, format_for, visualize
 
-__all__ = ["main"]
+__all__ = ["EXIT", "load_ports", "register"]
 
 EXIT = {"completed": 0, "fired": 0, "halted": 3, "deadlocked": 4, "paused": 5}
 
@@ -63,7 +62,7 @@ def cmd_ready(a: argparse.Namespace) -> int:
 
 
 def cmd_check(a: argparse.Namespace) -> int:
-    from .analysis.runproof import analyze_run
+    from ..analysis.runproof import analyze_run
 
     run, template = _load(a.run)
     rep = analyze_run(run, template=template, behavioural=a.behavioural,
@@ -122,7 +121,7 @@ def cmd_check(a: argparse.Namespace) -> int:
 
 
 def cmd_why(a: argparse.Namespace) -> int:
-    from .analysis.why import why
+    from ..analysis.why import why
 
     run, template = _load(a.run)
     net = compile_run(run, template=template)
@@ -162,9 +161,9 @@ def cmd_why(a: argparse.Namespace) -> int:
     return 0
 
 
-def _load_ports(spec: str) -> Any:
+def load_ports(spec: str) -> Any:
     if spec == "shell":
-        from .ports.shell import ShellPorts
+        from ..ports.shell import ShellPorts
 
         return ShellPorts()
     module, sep, attr = spec.partition(":")
@@ -217,7 +216,7 @@ def _report(a: argparse.Namespace, out: DriveOutcome, started: float) -> int:
 
 
 def cmd_drive(a: argparse.Namespace) -> int:
-    ports = _load_ports(a.ports)
+    ports = load_ports(a.ports)
     observer = _observer(a)
     started = time.monotonic()
     try:
@@ -230,7 +229,7 @@ def cmd_drive(a: argparse.Namespace) -> int:
 
 
 def cmd_fire(a: argparse.Namespace) -> int:
-    ports = _load_ports(a.ports)
+    ports = load_ports(a.ports)
     observer = _observer(a)
     started = time.monotonic()
     try:
@@ -282,23 +281,6 @@ def cmd_export(a: argparse.Namespace) -> int:
     return 0
 
 
-_EXIT_CODES = ("exit codes: 0 success/completed, 1 internal error, 2 bad input or usage, "
-               "3 halted, 4 deadlocked, 5 paused")
-_EPILOG = f"""examples:
-  petri-exec check run.json                      validate and analyse
-  petri-exec ready run.json                      what can fire now
-  petri-exec why run.json slice_start:ui         what a transition waits for
-  petri-exec drive run.json --ports shell        run each slice's meta.run command
-  petri-exec fire run.json host_promotion --ports shell
-  petri-exec history run.json                    the journal
-  petri-exec visualize run.json -o run.svg       a picture of the net
-  petri-exec export run.json --format pnml       the net in a standard format
-  petri-exec abandon run.json --reason "..."     stop a run for good
-
-{_EXIT_CODES}
-run 'petri-exec COMMAND --help' for a command's options; docs/cli.md has the details."""
-
-
 def _drive_options(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--ports", required=True, metavar="SPEC",
                     help="'shell' (the built-in shell ports: a slice's meta.run and "
@@ -311,33 +293,13 @@ def _drive_options(sp: argparse.ArgumentParser) -> None:
                          "fired, exit_code); no progress unless --progress is given")
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors on one line (exit 2), like every other bad input."""
+def register(add: Any) -> None:
+    """Declare the core commands (visualize, ready, check, why, drive, fire, history, export,
+    abandon).
 
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (exposed for documentation and tests)."""
-    p = _Parser(
-        prog="petri-exec",
-        description="Drive multi-step runs compiled into Petri nets.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = p.add_subparsers(dest="command", required=True)
-
-    def add(name: str, fn: Any, help_: str, example: str) -> argparse.ArgumentParser:
-        lines = example.split("\n")
-        sp = sub.add_parser(name, help=help_, description=textwrap.fill(help_, 79),
-                            epilog=("example:" if len(lines) == 1 else "examples:") + "".join(
-                                "\n  " + x for x in lines) + "\n\n" + _EXIT_CODES,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
-        sp.add_argument("run", metavar="RUN", help="the run file (run.json)")
-        sp.set_defaults(func=fn)
-        return sp
-
+    Args:
+        add: The parser's ``add(name, handler, help, examples)`` (see :mod:`.app`).
+    """
     v = add("visualize", cmd_visualize,
             "draw the compiled net with its current marking: tokens, enabled transitions, "
             "fired history and the failed step (DOT to stdout without -o)",
@@ -404,29 +366,3 @@ def build_parser() -> argparse.ArgumentParser:
              "deleting the \"abandoned\" key from run.json",
              'petri-exec abandon run.json --reason "requirements changed"')
     ab.add_argument("--reason", required=True, metavar="TEXT", help="why (recorded)")
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line.
-
-    Args:
-        argv: Arguments (default ``sys.argv[1:]``).
-
-    Returns:
-        The exit code.
-    """
-    args = build_parser().parse_args(argv)
-    try:
-        code: int = args.func(args)
-        return code
-    except PetriExecError as e:
-        print(f"petri-exec: error: {e}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
-        return 0
-    except Exception:
-        traceback.print_exc()
-        print("petri-exec: internal error (the traceback above); please report it",
-              file=sys.stderr)
-        return 1
