@@ -14,6 +14,7 @@ __all__ = [
     "PortError",
     "RunFileError",
     "RunLockedError",
+    "RunPathError",
     "TemplateError",
     "UnknownTransitionError",
     "UsageError",
@@ -75,6 +76,12 @@ class UnknownTransitionError(PetriExecError, LookupError):
 
 class RunLockedError(PetriExecError, BlockingIOError):
     """Another driver holds the run's lock."""
+
+
+class RunPathError(PetriExecError, OSError):
+    """A path the user gave (run file, journal, output, directory) cannot be used: it cannot
+    be read or written, or it is not the kind of file it must be. The message names the path
+    and the cause."""
 
 
 class PortError(PetriExecError, TypeError):

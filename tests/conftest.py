@@ -39,3 +39,15 @@ def two_slices(make_run: Callable[..., Path]) -> Path:
         ],
         run_id="checkout-redesign",
     )
+
+
+def state_of(path: Path) -> bytes:
+    """run.json's content without the ``identity`` its first drive stamps, canonically
+    encoded: the run's state, comparable across runs driven separately (each mints its own
+    identity) and across formatting (the stamp rewrites a hand-written file canonically)."""
+    import attrs
+
+    import petri_exec as pe
+
+    run = pe.parse_run(json.loads(path.read_bytes()))
+    return pe.dump_run(attrs.evolve(run, identity=None))

@@ -354,6 +354,7 @@ def test_cli_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["check", path, "--allow-manual"]) == 0
     capsys.readouterr()
     assert pe.drive(path, FakePorts()).status == "deadlocked"  # as check predicted
+    pe.journal_path(path).unlink()  # the next run is another run: its own journal
     path = _write(tmp_path, {"run_id": "a", "template": "archive", "slices": [{"id": "a"}]})
     assert main(["check", path]) == 4
     assert "verdict: NOT sound" in capsys.readouterr().out

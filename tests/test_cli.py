@@ -204,7 +204,8 @@ def test_drive_prints_one_line_per_event_when_not_a_terminal(workdir: Path) -> N
     events = [json.loads(x) for x in (workdir / "run.events.jsonl").read_text().splitlines()]
     lines = [x for x in r.stdout.splitlines() if x.startswith("[")]
     assert len(lines) == len(events)
-    assert lines[0] == "[0] transition_started worktree_create"
+    assert lines[0] == "[0] journal_started run cli (run.json)"
+    assert lines[1] == "[1] transition_started worktree_create"
     assert "\x1b[" not in r.stdout
 
 

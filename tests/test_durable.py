@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 import petri_exec as pe
-from petri_exec.engine.durable import run_lock
+from petri_exec.engine.lock import run_lock
 from petri_exec.testing import FakePorts
 
-drive_module = importlib.import_module("petri_exec.engine.driver")
+drive_module = importlib.import_module("petri_exec.engine.writer")
 
 
 def _minimal(path: Path, n: int = 5) -> Path:
@@ -41,13 +41,21 @@ def _crashing_ports(at: str, calls: list[tuple[str, int, str]]) -> dict[str, Any
     return {"runner": runner}
 
 
+def _state(path: Path) -> dict[str, Any]:
+    """run.json's content without the identity the first drive mints."""
+    doc: dict[str, Any] = json.loads(path.read_bytes())
+    doc.pop("identity", None)
+    return doc
+
+
 def test_crash_mid_drive_then_load_replays_and_resume_retries_in_flight(tmp_path: Path) -> None:
     path = _minimal(tmp_path / "run.json")
-    checkpoint = path.read_bytes()
+    checkpoint = _state(path)
     calls: list[tuple[str, int, str]] = []
     with pytest.raises(Crash):
         pe.drive(path, _crashing_ports("execute:s3", calls))
-    assert path.read_bytes() == checkpoint  # no checkpoint yet: run.json is stale ...
+    assert _state(path) == checkpoint  # no checkpoint yet: run.json is stale ...
+    assert len(json.loads(path.read_bytes())["identity"]) == 32  # minted on the first drive
     run = pe.load_run(path)  # ... but the journal is the durable truth
     assert run.status == "running"
     assert [s.status for s in run.slices] == ["done", "done", "done", "pending", "pending"]
@@ -68,20 +76,20 @@ def test_persisting_a_firing_does_not_rewrite_run_json(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     path = _minimal(tmp_path / "run.json", n=40)
     saves: list[int] = []
-    real = drive_module.save_run
+    real = drive_module.write_atomic
 
-    def counting(run: pe.Run, p: Any) -> None:
+    def counting(p: Any, data: bytes, **kw: Any) -> Any:
         saves.append(1)
-        real(run, p)
+        return real(p, data, **kw)
 
-    monkeypatch.setattr(drive_module, "save_run", counting)
+    monkeypatch.setattr(drive_module, "write_atomic", counting)
     out = pe.drive(path, FakePorts())
     assert out.status == "completed" and out.fired == 42
-    assert len(saves) == 1  # one checkpoint, at the end
+    assert len(saves) == 2  # the identity minted on the first drive, one checkpoint at the end
     saves.clear()
     path2 = _minimal(tmp_path / "run2.json", n=40)
     pe.drive(path2, FakePorts(), checkpoint_every=10)
-    assert len(saves) == 5  # after 10, 20, 30, 40 firings and the final 2
+    assert len(saves) == 6  # the identity, after 10, 20, 30, 40 firings and the final 2
 
 
 def test_torn_last_line_is_ignored_reported_and_cut(tmp_path: Path) -> None:
@@ -131,6 +139,11 @@ def test_damaged_middle_line_names_the_line(tmp_path: Path) -> None:
     lines[1] = b"not json"
     journal.write_bytes(b"\n".join(lines))
     with pytest.raises(pe.JournalError, match=r"line 2: not a valid event"):
+        pe.read_journal(journal)  # history reads every line
+    pe.load_run(path)  # loading reads only the events after the checkpoint run.json matches
+    lines[-2] = b'{"kind": "transition_fired", "seq": "7"}'  # damage the tail
+    journal.write_bytes(b"\n".join(lines))
+    with pytest.raises(pe.JournalError, match=rf"line {len(lines) - 1}: not a valid event"):
         pe.load_run(path)
 
 
@@ -216,7 +229,7 @@ def test_flush_durability_still_replays(tmp_path: Path) -> None:
 
 def test_lock_is_released_when_the_holder_dies(tmp_path: Path) -> None:
     path = _minimal(tmp_path / "run.json")
-    code = ("import os, sys, petri_exec.engine.durable as d\n"
+    code = ("import os, sys, petri_exec.engine.lock as d\n"
             f"ctx = d.run_lock({str(path)!r}); ctx.__enter__()\n"
             "print('locked', flush=True); os._exit(0) if len(sys.argv) > 5 else None\n"
             "import time; time.sleep(30)\n")

@@ -38,7 +38,8 @@ def test_lines_print_one_line_per_event(make_run: Callable[..., Path]) -> None:
     pe.drive(run, FakePorts(), on_event=LineProgress(stream))
     lines = stream.getvalue().splitlines()
     assert len(lines) == len(pe.journal_path(run).read_text().splitlines())
-    assert lines[0] == "[0] transition_started start" and lines[-1].endswith("net_completed")
+    assert lines[0].startswith("[0] journal_started run ")
+    assert lines[1] == "[1] transition_started start" and lines[-1].endswith("net_completed")
 
 
 def test_clip_keeps_colour_codes_out_of_the_width() -> None:

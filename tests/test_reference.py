@@ -10,7 +10,7 @@ import pytest
 import petri_exec as pe
 from petri_exec.testing import FakePorts
 
-from .conftest import write_run
+from .conftest import state_of, write_run
 
 
 def test_two_slice_run_drives_to_promotion_prepared(two_slices: Path) -> None:
@@ -57,7 +57,7 @@ def test_parity_fire_by_hand_equals_drive(tmp_path: Path) -> None:
         (t,) = ready
         assert pe.fire(by_hand, t.name, hand_ports).status == "fired"
         order.append(t.name)
-    assert driven.read_bytes() == by_hand.read_bytes()
+    assert state_of(driven) == state_of(by_hand)  # each run minted its own identity
     assert _fired(driven) == order == _fired(by_hand)
     assert [(c.port, c.transition) for c in driven_ports.calls] == [
         (c.port, c.transition) for c in hand_ports.calls
@@ -65,7 +65,7 @@ def test_parity_fire_by_hand_equals_drive(tmp_path: Path) -> None:
 
 
 def test_test_runner_failure_halts_without_advancing(two_slices: Path) -> None:
-    before = two_slices.read_bytes()
+    before = state_of(two_slices)
     seen: list[pe.Event] = []
     out = pe.drive(two_slices, FakePorts(fail={"test_runner": "tests crashed"}),
                    on_event=seen.append)
@@ -74,8 +74,8 @@ def test_test_runner_failure_halts_without_advancing(two_slices: Path) -> None:
     assert out.reason == "tests crashed"
     run = pe.load_run(two_slices)
     assert run.slice("api").status == "agent_result_ingested"
-    # run.json is byte-identical to the state before the failed attempt
-    assert two_slices.read_bytes() != before
+    # run.json advanced to the state before the failed attempt, not past it
+    assert state_of(two_slices) != before
     again = FakePorts(fail={"test_runner": "tests crashed"})
     snapshot = two_slices.read_bytes()
     out2 = pe.drive(two_slices, again)
@@ -198,14 +198,14 @@ def test_manual_gate_fired_only_by_fire(two_slices: Path) -> None:
 
 
 def test_missing_port_fails_closed(two_slices: Path) -> None:
-    before = two_slices.read_bytes()
+    before = state_of(two_slices)
     out = pe.drive(two_slices, FakePorts(missing=["workspace"]))
     assert out.status == "halted"
     assert out.step == "worktree_create"
     assert out.reason is not None
     assert "port 'workspace' is missing for transition 'worktree_create'" in out.reason
     assert "ports['workspace']" in out.reason
-    assert two_slices.read_bytes() == before
+    assert state_of(two_slices) == before  # only the identity of its first drive is new
 
 
 def test_fire_not_enabled_names_missing_tokens(two_slices: Path) -> None:

@@ -102,7 +102,7 @@ CASES: dict[str, tuple[Any, str, tuple[str, ...]]] = {
     "slices_object": (doc(slices={}), "slices", ("expected an array, got an object",)),
     "run_key_typo": (doc(slice=[]), "slice", (
         "unknown key in a run; did you mean 'slices'? allowed keys are version, run_id, "
-        "template, status, abandoned, facts, meta, epics, slices",
+        "template, status, abandoned, identity, facts, meta, epics, slices",
         '(put free-form data under "meta")')),
     "run_key_unknown": (doc(owner="me"), "owner", ("unknown key in a run; allowed keys are",)),
     # slice level

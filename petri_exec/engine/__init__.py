@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from .api import abandon, adrive, drive, fire
 from .driver import Driver
-from .durable import Durable, load_durable, load_run, lock_path, run_lock
-from .journal import EVENT_KINDS, Event, Journal, journal_path, read_journal
+from .durable import Durable, digest_of, load_durable, load_run
+from .journal import DIGEST_KINDS, EVENT_KINDS, Event, Journal, journal_path, read_journal
+from .journalscan import Scan, scan_journal
 from .live import LiveRun
+from .lock import RunLock, holder_pid, run_lock
 from .outcome import DriveOutcome, Failure, Job, StepPolicy, call_port
 from .readyqueue import ReadyQueue
+from .writer import RunWriter, check_sibling_names, move_journal_aside, sibling_names
 
 __all__ = [
+    "DIGEST_KINDS",
     "DriveOutcome",
     "Driver",
     "Durable",
@@ -27,16 +31,24 @@ __all__ = [
     "Journal",
     "LiveRun",
     "ReadyQueue",
+    "RunLock",
+    "RunWriter",
+    "Scan",
     "StepPolicy",
     "abandon",
     "adrive",
     "call_port",
+    "check_sibling_names",
+    "digest_of",
     "drive",
     "fire",
+    "holder_pid",
     "journal_path",
     "load_durable",
     "load_run",
-    "lock_path",
+    "move_journal_aside",
     "read_journal",
     "run_lock",
+    "scan_journal",
+    "sibling_names",
 ]

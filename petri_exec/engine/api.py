@@ -27,12 +27,13 @@ from ..core.schedulers import Scheduler
 from ..errors import NotEnabledError, UsageError
 from ..ports.protocol import StepResult, timeout_result
 from ..run.model import Run
-from ..run.runfile import save_run
 from .driver import Driver
-from .durable import load_durable, run_lock
-from .journal import Event, Journal, journal_path
+from .durable import load_durable
+from .journal import Event
+from .lock import run_lock
 from .outcome import DriveOutcome, Failure, Job, StepPolicy, call_port
 from .readyqueue import ReadyQueue
+from .writer import RunWriter
 
 __all__ = ["DriveOutcome", "Failure", "abandon", "adrive", "drive", "fire"]
 
@@ -309,18 +310,12 @@ def abandon(
     """
     if not isinstance(reason, str) or not reason.strip():
         raise UsageError("abandon needs a non-empty reason (--reason TEXT)")
-    load_durable(path, template_dirs=template_dirs)  # refuse bad input before locking
-    with run_lock(path):
-        durable = load_durable(path, template_dirs=template_dirs)
-        run = attrs.evolve(durable.run, abandoned=reason)
-        seq = durable.events[-1].seq + 1 if durable.events else 0
-        journal = Journal(journal_path(path))
+    with run_lock(path) as lock:
+        durable = load_durable(lock.path, template_dirs=template_dirs)
+        writer = RunWriter(durable, lock)
         try:
-            journal.append(Event(kind="run_abandoned", seq=seq, time=time.time(),
-                                 run_id=run.run_id, reason=reason, run_status=run.status))
-            save_run(run, path)
-            journal.append(Event(kind="checkpoint", seq=seq + 1, time=time.time(),
-                                 run_id=run.run_id, run_status=run.status))
+            run = attrs.evolve(durable.run, identity=writer.identity, abandoned=reason)
+            writer.checkpoint(run, "run_abandoned", reason=reason)
         finally:
-            journal.close()
+            writer.close()
     return run

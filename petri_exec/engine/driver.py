@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from .._gc import gc_paused
 from ..core.compile import compile_checked, compile_run, marking_of
 from ..core.net import Net, Transition
@@ -35,12 +37,14 @@ from ..ports.protocol import (
     resolve_port,
 )
 from ..run.model import Run
-from ..run.runfile import save_run, validate_checked, write_atomic
+from ..run.runfile import validate_checked, write_atomic
 from ..run.templates import Step, Template, load_template
-from .durable import load_durable, run_lock
-from .journal import Event, Journal, journal_path
+from .durable import load_durable
+from .journal import Event
 from .live import LiveRun
+from .lock import run_lock
 from .outcome import DriveOutcome, Failure, Job, Status, StepPolicy
+from .writer import RunWriter
 
 __all__ = ["Driver"]
 
@@ -106,8 +110,13 @@ class Driver:
         checkpoint_every: int | None,
         durability: str,
     ) -> None:
-        events: list[Event] = []
+        if checkpoint_every is not None and (
+            not isinstance(checkpoint_every, int) or checkpoint_every < 1
+        ):
+            raise UsageError(f"checkpoint_every={checkpoint_every!r} must be a positive integer")
         replayed = 0
+        attempts: dict[str, int] = {}
+        self.writer: RunWriter | None = None
         if isinstance(run, Run):
             self.path: Path | None = None
             try:
@@ -116,16 +125,23 @@ class Driver:
                 raise RunFileError(str(e), json_path="template") from None
             deps = validate_checked(run, template)
             loaded = run
+            self.seq = 0
         else:
-            self.path = Path(run)
-            before = _signature(self.path)
-            durable = load_durable(self.path, template_dirs=template_dirs)  # validate first
-            self._exit.enter_context(run_lock(self.path))
-            if _signature(self.path) != before:  # another driver moved it meanwhile
-                durable = load_durable(self.path, template_dirs=template_dirs)
-            _remove_stale_temp_files(self.path)
-            loaded, template, deps = durable.run, durable.template, durable.deps
-            events, replayed = durable.events, durable.replayed
+            if durability not in ("fsync", "flush"):
+                raise UsageError(f"durability={durability!r}: use 'fsync' (safe against power "
+                                 "loss) or 'flush' (safe against a process crash only)")
+            lock = self._exit.enter_context(run_lock(run))  # opens run.json read-only
+            durable = load_durable(lock.path, template_dirs=template_dirs)
+            self.path = durable.path
+            self.writer = RunWriter(durable, lock, fsync=durability == "fsync",
+                                    observe=self._observe)
+            self._exit.callback(self.writer.close)
+            loaded = durable.run
+            if loaded.identity != self.writer.identity:
+                loaded = attrs.evolve(loaded, identity=self.writer.identity)
+            template, deps = durable.template, durable.deps
+            attempts, replayed = durable.attempts, durable.replayed
+            self.seq = self.writer.seq
         self.template = template
         with gc_paused():  # per-slice structures, none in a reference cycle
             self.scheduler = _resolve_scheduler(scheduler, loaded, template, deps)
@@ -144,30 +160,17 @@ class Driver:
         self._exit.callback(self.caller.close)
         #: Per transition (by index), the attempts made so far, journaled ones included.
         self.attempts = [0] * len(self.net.transitions)
-        self.seq = events[-1].seq + 1 if events else 0
-        for ev in events:
-            if ev.kind == "transition_started" and ev.transition is not None:
-                try:
-                    i = self.net.transition(ev.transition).index
-                except UnknownTransitionError:  # not in a custom scheduler's net
-                    continue
-                self.attempts[i] = max(self.attempts[i], ev.attempt or 1)
-        self.journal: Journal | None = None
-        if self.path is not None:
-            if durability not in ("fsync", "flush"):
-                raise UsageError(f"durability={durability!r}: use 'fsync' (safe against power "
-                                 "loss) or 'flush' (safe against a process crash only)")
-            self.journal = Journal(journal_path(self.path), fsync=durability == "fsync")
-            self._exit.callback(self.journal.close)
-        if checkpoint_every is not None and (
-            not isinstance(checkpoint_every, int) or checkpoint_every < 1
-        ):
-            raise UsageError(f"checkpoint_every={checkpoint_every!r} must be a positive integer")
+        for name, n in attempts.items():
+            try:
+                i = self.net.transition(name).index
+            except UnknownTransitionError:  # not in a custom scheduler's net
+                continue
+            self.attempts[i] = max(self.attempts[i], n)
         # rewriting run.json (size ~ slices) at most once per ~len(transitions) firings keeps
         # the amortized cost of persisting a firing constant
         self.checkpoint_every = checkpoint_every or max(1000, len(self.net.transitions))
         self.since_checkpoint = replayed
-        self.observed = self.journal is not None or on_event is not None
+        self.observed = self.writer is not None or on_event is not None
         self.run_dir = self.path.parent if self.path is not None else None
         self._ports: dict[str, Callable[[StepContext], Any] | None] = {}
         self.fired = 0
@@ -178,22 +181,30 @@ class Driver:
 
     def checkpoint(self) -> None:
         """Rewrite run.json from the live run, then journal a ``checkpoint`` event."""
-        if self.path is None or not self.since_checkpoint:
+        if self.writer is None or not self.since_checkpoint:
             return
-        save_run(self.live.snapshot(), self.path)
+        live = self.live
+        pending = {t.name: n for t, n in zip(self.net.transitions, self.attempts, strict=True)
+                   if n and not live.applied(t)}
+        self.writer.checkpoint(live.snapshot(), attempts=pending or None)
+        self.seq = self.writer.seq
         self.since_checkpoint = 0
-        self.emit("checkpoint", run_status=self.live.status)
 
     def emit(self, kind: str, **fields: Any) -> None:
         """Journal an event and pass it to the observer (which may not break the drive)."""
         if not self.observed:
             self.seq += 1
             return
+        if self.writer is not None:
+            self.writer.record(kind, **fields)
+            self.seq = self.writer.seq
+            return
         event = Event(kind=kind, seq=self.seq, time=time.time(), run_id=self.live.base.run_id,
                       **fields)
         self.seq += 1
-        if self.journal is not None:
-            self.journal.append(event)
+        self._observe(event)
+
+    def _observe(self, event: Event) -> None:
         if self.on_event is not None:
             try:
                 self.on_event(event)
@@ -273,7 +284,7 @@ class Driver:
 
         env = HandlerEnv(slices=lambda: self.live.slices, net=self.full_net,
                          marking=self.session.marking, run_path=self.path, call_port=call,
-                         write_file=write_atomic)
+                         write_file=_write_file)
         try:
             return HANDLERS[t.handler or ""](ctx, env)
         except Exception as e:
@@ -347,21 +358,8 @@ class Driver:
                 f"{shown or 'no transition holds a token'}")
 
 
-def _signature(path: Path) -> tuple[int, ...]:
-    """What changes when another process rewrites run.json or appends to its journal."""
-    out: list[int] = []
-    for p in (path, journal_path(path)):
-        try:
-            st = p.stat()
-        except FileNotFoundError:
-            out.extend((0, 0, 0))
-        else:
-            out.extend((st.st_ino, st.st_size, st.st_mtime_ns))
-    return tuple(out)
+def _write_file(path: Path, data: bytes) -> None:
+    write_atomic(path, data)
 
 
-def _remove_stale_temp_files(path: Path) -> None:
-    """Remove temp files a killed checkpoint left behind (we hold the lock: none is live)."""
-    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+

@@ -15,9 +15,22 @@ from ..errors import RunFileError, TemplateError
 from .model import Epic, Run, Slice, dependencies
 from .templates import Template, load_template
 
-__all__ = ["check_run", "validate_checked", "validate_run"]
+__all__ = ["check_run", "is_identity", "validate_checked", "validate_run"]
 
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+_IDENTITY = re.compile(r"[0-9a-f]{32}")
+
+
+def is_identity(value: object) -> bool:
+    """Whether ``value`` is a run identity: 32 lowercase hex digits (``uuid4().hex``).
+
+    Args:
+        value: Anything.
+
+    Returns:
+        True for a well-formed identity.
+    """
+    return type(value) is str and _IDENTITY.fullmatch(value) is not None
 
 
 class _Ctx:
@@ -76,6 +89,8 @@ def _validate_rules(run: Run, template: Template) -> list[tuple[int, ...]]:
         raise c.fail("run_id", f"expected a non-empty string, got {_kind(run.run_id)}")
     if run.abandoned is not None and (not isinstance(run.abandoned, str) or not run.abandoned):
         raise c.fail("abandoned", "expected the reason (a non-empty string) or None")
+    if run.identity is not None and not is_identity(run.identity):
+        raise c.fail("identity", "expected 32 lowercase hex digits or None")
     _free_form(c, run.facts, run.meta, "")
     for i, e in enumerate(run.epics):
         if not isinstance(e, Epic):
@@ -109,6 +124,8 @@ def _fast_check(run: Run, template: Template) -> list[tuple[int, ...]] | None:
     if type(run.run_id) is not str or not run.run_id or type(run.facts) is not dict:
         return None
     if type(run.meta) not in _DICT_OR_NONE or type(run.abandoned) not in _STR_OR_NONE:
+        return None
+    if run.identity is not None and not is_identity(run.identity):
         return None
     if run.abandoned == "" or type(run.status) is not str or (
             run.status not in template.run.statuses):

@@ -5,10 +5,13 @@ replacement of a file.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import re
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,16 @@ from .checks import _join
 from .indentjson import dumps_indented
 from .model import Run, Slice
 
-__all__ = ["decode_run_file", "dump_run", "run_to_json", "write_atomic"]
+__all__ = [
+    "TEMP_MARK",
+    "decode_run_file",
+    "dump_run",
+    "is_temp_file_of",
+    "open_regular",
+    "read_regular",
+    "run_to_json",
+    "write_atomic",
+]
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
@@ -141,6 +153,8 @@ def run_to_json(run: Run) -> dict[str, Any]:
     }
     if run.abandoned is not None:
         doc["abandoned"] = run.abandoned
+    if run.identity is not None:
+        doc["identity"] = run.identity
     doc["facts"] = dict(run.facts)
     if run.meta is not None:
         doc["meta"] = dict(run.meta)
@@ -204,33 +218,151 @@ def _file_mode(target: Path) -> int:
         return 0o666 & ~umask
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Replace ``path`` by ``data`` atomically: temp file, fsync, rename, fsync the directory.
+#: The marker in the names of the temp files :func:`write_atomic` creates:
+#: ``.<target name>.petri-tmp.<16 hex digits>``.
+TEMP_MARK = ".petri-tmp."
+_TEMP_SUFFIX = re.compile(r"[0-9a-f]{16}")
 
-    A reader sees either the old or the new content, never a torn file.
+
+def is_temp_file_of(name: str, target_name: str) -> bool:
+    """Whether ``name`` is one of :func:`write_atomic`'s temp files for ``target_name``.
+
+    Exact: the name is ``.<target_name>.petri-tmp.`` plus 16 hex digits, so another file's
+    temp files (or a file whose name contains glob characters) never match.
 
     Args:
-        path: Destination file.
+        name: A directory entry's name.
+        target_name: The file a temp file would replace.
+
+    Returns:
+        True when ``name`` is such a temp file.
+    """
+    prefix = f".{target_name}{TEMP_MARK}"
+    return (name.startswith(prefix) and len(name) == len(prefix) + 16
+            and _TEMP_SUFFIX.fullmatch(name, len(prefix)) is not None)
+
+
+def _kind_of(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def open_regular(path: str | os.PathLike[str], flags: int, mode: int = 0o644) -> int:
+    """Open a file that must be a regular file, without ever blocking on a FIFO.
+
+    Args:
+        path: The file.
+        flags: ``os.open`` flags (``O_NONBLOCK`` and ``O_CLOEXEC`` are added).
+        mode: Permissions for a created file.
+
+    Returns:
+        The file descriptor (blocking mode restored).
+
+    Raises:
+        OSError: Opening failed; ``EINVAL`` with a message naming what the path is when it
+            is not a regular file (a directory, FIFO, device or socket), ``ENOENT``
+            naming the target for a dangling symlink.
+    """
+    file = os.fspath(path)
+    try:
+        fd = os.open(file, flags | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    except FileNotFoundError:
+        if os.path.islink(file):
+            raise FileNotFoundError(errno.ENOENT, "a dangling symbolic link (to "
+                                    f"{os.readlink(file)!r})", file) from None
+        raise
+    except OSError as e:
+        if e.errno in (errno.EISDIR, errno.ENXIO, errno.ENODEV):
+            try:
+                kind = _kind_of(os.stat(file).st_mode)
+            except OSError:
+                kind = "not a regular file"
+            raise OSError(errno.EINVAL, f"{kind}, not a regular file", file) from None
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, f"{_kind_of(st.st_mode)}, not a regular file", file)
+    fl = fcntl.fcntl(fd, fcntl.F_GETFL)
+    fcntl.fcntl(fd, fcntl.F_SETFL, fl & ~os.O_NONBLOCK)
+    return fd
+
+
+def read_regular(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a regular file (never blocks on a FIFO, never reads a device).
+
+    Args:
+        path: The file.
+
+    Returns:
+        Its content.
+
+    Raises:
+        OSError: As :func:`open_regular`, or reading failed.
+    """
+    fd = open_regular(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes, *, keep_locked: bool = False
+                 ) -> int | None:
+    """Replace ``path`` by ``data`` atomically: temp file, fsync, rename, fsync the directory.
+
+    A reader sees either the old or the new content, never a torn file. The temp file is
+    ``.<name>.petri-tmp.<16 hex digits>`` beside the target (see :func:`is_temp_file_of`).
+
+    Args:
+        path: Destination file (a symbolic link is followed: its target is replaced).
         data: New content.
+        keep_locked: Take an exclusive ``flock`` on the new file before it is renamed into
+            place and return its open descriptor (the caller closes it): the file at
+            ``path`` is then locked at every instant (see ``engine.durable.run_lock``).
+
+    Returns:
+        The locked descriptor with ``keep_locked``, else None.
 
     Raises:
         OSError: Writing failed; the old file is untouched and no temp file is left.
     """
     target = Path(os.path.realpath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = target.with_name(f".{target.name}{TEMP_MARK}{secrets.token_hex(8)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), _file_mode(target))
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
+        try:
+            os.fchmod(fd, _file_mode(target))
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+            if keep_locked:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        os.close(fd)
         raise
+    if not keep_locked:
+        os.close(fd)
+    _fsync_dir(target.parent)
+    return fd if keep_locked else None
+
+
+def _fsync_dir(directory: Path) -> None:
     try:
-        dfd = os.open(target.parent, os.O_RDONLY)
+        dfd = os.open(directory, os.O_RDONLY)
     except OSError:
         return
     try:

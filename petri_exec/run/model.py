@@ -77,6 +77,9 @@ class Run:
         meta: Free-form user data, or None.
         version: Format version; always 1.
         abandoned: Why the run was abandoned (see :func:`petri_exec.abandon`), or None.
+        identity: The run file's identity (32 hex digits), minted when the file is first
+            driven and recorded in its journal's header, so a journal is never applied to
+            another run; None for a run never driven from a file.
     """
 
     run_id: str
@@ -88,6 +91,7 @@ class Run:
     meta: Mapping[str, Any] | None = None
     version: int = 1
     abandoned: str | None = None
+    identity: str | None = None
 
     def slice(self, slice_id: str) -> Slice:
         """The slice with id ``slice_id``.

@@ -10,14 +10,23 @@ import difflib
 import json
 import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from .._gc import gc_paused
 from .._root import data_file
 from ..errors import RunFileError, TemplateError
-from .checks import _Ctx, _join, _json, _kind, _status, check_run, validate_checked, validate_run
-from .jsonio import decode_run_file, dump_run, run_to_json, write_atomic
+from .checks import (
+    _Ctx,
+    _join,
+    _json,
+    _kind,
+    _status,
+    check_run,
+    is_identity,
+    validate_checked,
+    validate_run,
+)
+from .jsonio import decode_run_file, dump_run, read_regular, run_to_json, write_atomic
 from .model import Epic, Run, Slice
 from .templates import Template, load_template
 
@@ -25,8 +34,10 @@ __all__ = [
     "check_run",
     "dump_run",
     "load_checked",
+    "load_file",
     "parse_checked",
     "parse_run",
+    "read_run_bytes",
     "run_schema",
     "run_to_json",
     "save_run",
@@ -35,8 +46,8 @@ __all__ = [
     "write_atomic",
 ]
 
-_RUN_KEYS = ("version", "run_id", "template", "status", "abandoned", "facts", "meta", "epics",
-             "slices")
+_RUN_KEYS = ("version", "run_id", "template", "status", "abandoned", "identity", "facts", "meta",
+             "epics", "slices")
 _SLICE_KEYS = ("id", "title", "epic", "depends_on", "status", "facts", "meta")
 _EPIC_KEYS = ("id", "depends_on")
 
@@ -54,13 +65,40 @@ def load_checked(
     Raises:
         RunFileError: As :func:`parse_run`.
     """
+    return load_file(path, template_dirs=template_dirs)[1:]
+
+
+def read_run_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a run file, which must be a regular file.
+
+    Args:
+        path: The run file.
+
+    Returns:
+        Its bytes.
+
+    Raises:
+        RunFileError: It cannot be read, or is a directory, FIFO, device or socket.
+    """
     file = os.fspath(path)
     try:
-        raw = Path(file).read_bytes()
+        return read_regular(file)
     except OSError as e:
         raise RunFileError(f"cannot read run file ({e.strerror})", file=file) from None
+
+
+def load_file(
+    path: str | os.PathLike[str], *, template_dirs: Iterable[str | os.PathLike[str]] = ()
+) -> tuple[bytes, Run, Template, list[tuple[int, ...]]]:
+    """:func:`load_checked` that also returns the file's exact bytes (for its digest).
+
+    Raises:
+        RunFileError: As :func:`parse_run`.
+    """
+    file = os.fspath(path)
+    raw = read_run_bytes(file)
     data = decode_run_file(raw, file)
-    return parse_checked(data, file=file, template_dirs=template_dirs)
+    return (raw, *parse_checked(data, file=file, template_dirs=template_dirs))
 
 
 def parse_run(
@@ -135,6 +173,10 @@ def _parse(
     if abandoned is not None and (not isinstance(abandoned, str) or not abandoned):
         raise c.fail("abandoned", f"expected the reason the run was abandoned (a non-empty "
                      f"string), got {_json(abandoned)}; remove the key to un-abandon the run")
+    identity = data.get("identity")
+    if identity is not None and not is_identity(identity):
+        raise c.fail("identity", f"expected 32 lowercase hex digits (written by petri-exec), "
+                     f"got {_json(identity)}; remove the key (drive --fresh mints a new one)")
     epics_raw = _arr(c, data, "epics", "", required=False)
     slices_raw = _arr(c, data, "slices", "", required=True)
 
@@ -171,7 +213,8 @@ def _parse(
             )
         )
     run = Run(run_id=run_id, slices=tuple(slices), template=tname, status=status,
-              facts=facts, epics=tuple(epics), meta=meta, abandoned=abandoned)
+              facts=facts, epics=tuple(epics), meta=meta, abandoned=abandoned,
+              identity=identity)
     return run, template, check_run(run, template, file=file)
 
 

@@ -26,6 +26,8 @@ __all__ = ["BoardProgress", "LineProgress", "event_line"]
 def event_line(e: Event) -> str:
     """One readable line for an event: ``[seq] kind transition (attempt n) reason=…``."""
     bits = [f"[{e.seq}]", e.kind]
+    if e.kind == "journal_started":
+        bits.append(f"run {e.run_id} ({e.run_file})")
     if e.transition:
         bits.append(e.transition)
     if e.attempt and e.attempt > 1:
