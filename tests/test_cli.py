@@ -267,7 +267,7 @@ def test_examples_drive_with_shell_ports(tmp_path: Path, example: str, code: int
     out = json.loads(r.stdout)
     assert (out["run_status"], out["reason"]) == (status, reason)
     doc = json.loads(run.read_text())
-    logs = tmp_path / f"{doc['run_id']}.work" / "logs"
+    logs = tmp_path / f"{run.stem}.work" / "logs"  # beside run.json, named after its file
     assert {p.name for p in logs.glob("*.run.1.log")} == {f"{s['id']}.run.1.log"
                                                           for s in doc["slices"]}
     if reason == "verification_failed":

@@ -25,13 +25,13 @@ def test_commands_run_in_the_run_directory_with_one_log_per_slice(make_run: Make
     ], run_id="sh", template="minimal")
     out = pe.drive(run, ShellPorts())
     assert out.status == "completed", out.reason
-    work = run.parent / "sh.work"
+    work = run.parent / "run.work"  # <run stem>.work
     assert Path((work / "where.txt").read_text().strip()).resolve() == work.resolve()
     assert (work / "b.txt").read_text() == "b 1 sh\n"
     assert (work / "logs" / "a.run.1.log").read_text() == "out\nerr\n"
     assert sorted(p.name for p in (work / "logs").iterdir()) == ["a.run.1.log", "b.run.1.log"]
     facts = json.loads(run.read_text())["slices"][0]["facts"]
-    assert facts == {"exit_code": 0, "log": "sh.work/logs/a.run.1.log"}
+    assert facts == {"exit_code": 0, "log": "run.work/logs/a.run.1.log"}
 
 
 def test_a_non_zero_exit_halts_with_the_code_and_the_log_then_retries(make_run: Make) -> None:
@@ -40,13 +40,13 @@ def test_a_non_zero_exit_halts_with_the_code_and_the_log_then_retries(make_run: 
                                      "|| exit 7"}}], run_id="retry", template="minimal")
     out = pe.drive(run, ShellPorts())
     assert out.status == "halted" and out.step == "execute:a"
-    assert out.reason == "meta.run exited with 7 (log: retry.work/logs/a.run.1.log)"
+    assert out.reason == "meta.run exited with 7 (log: run.work/logs/a.run.1.log)"
     doc = json.loads(run.read_text())                  # nothing recorded for the failure
     assert (doc["status"], doc["slices"][0]["status"]) == ("running", "pending")
     assert doc["slices"][0].get("facts", {}) == {}
     failed = [e for e in _journal(run) if e["kind"] == "transition_failed"]
-    assert failed[0]["facts"] == {"exit_code": 7, "log": "retry.work/logs/a.run.1.log"}
-    logs = run.parent / "retry.work" / "logs"
+    assert failed[0]["facts"] == {"exit_code": 7, "log": "run.work/logs/a.run.1.log"}
+    logs = run.parent / "run.work" / "logs"
     assert (logs / "a.run.1.log").read_text() == "try 1\n"
     out = pe.drive(run, ShellPorts())                   # attempt 2 gets its own log
     assert out.status == "completed"
@@ -66,7 +66,7 @@ def test_meta_verify_gives_the_verdict(make_run: Make) -> None:
     slices = {s["id"]: s["facts"] for s in json.loads(run.read_text())["slices"]}
     assert slices["good"]["verdict"] == "passed"
     assert slices["bad"]["verdict"] == "failed"
-    assert slices["bad"]["verify_log"] == "v.work/logs/bad.verify.1.log"
+    assert slices["bad"]["verify_log"] == "run.work/logs/bad.verify.1.log"
     assert slices["none"]["verdict"] == "passed" and "verify_log" not in slices["none"]
 
 
@@ -83,7 +83,8 @@ def test_a_command_that_outlives_its_timeout_fails(make_run: Make) -> None:
                    run_id="slow", template="minimal")
     out = pe.drive(run, ShellPorts(timeout_s=0.2))
     assert out.status == "halted" and out.reason is not None
-    assert out.reason.startswith("meta.run timed out (log: slow.work/logs/a.run.1.log")
+    assert out.reason.startswith("meta.run timed out after 0.2s (its process group was ended)"
+                                 " (log: run.work/logs/a.run.1.log")
 
 
 def test_workspace_creates_the_run_dir_and_land_records_without_git(make_run: Make) -> None:
@@ -92,9 +93,9 @@ def test_workspace_creates_the_run_dir_and_land_records_without_git(make_run: Ma
     out = pe.drive(run, ShellPorts())
     assert out.status == "completed", out.reason
     doc = json.loads(run.read_text())
-    assert doc["facts"]["work_dir"] == "land.work"
+    assert doc["facts"]["work_dir"] == "run.work"
     assert doc["facts"]["would_land"] == ["out/a.txt"]      # logs are not landed
-    assert not (run.parent / "land.work" / ".git").exists()
+    assert not (run.parent / "run.work" / ".git").exists()
     empty = make_run([{"id": "a", "depends_on": [], "meta": {"run": "true"}}],
                      name="empty.json", run_id="empty")
     out = pe.drive(empty, ShellPorts())

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -25,13 +22,16 @@ from ..core.marking import not_enabled
 from ..core.net import Transition
 from ..core.schedulers import Scheduler
 from ..errors import NotEnabledError, UsageError
+from ..ports.procgroup import groups_of, terminate_groups
 from ..ports.protocol import StepResult, timeout_result
 from ..run.model import Run
 from .driver import Driver
 from .durable import load_durable
+from .interrupt import Interrupt, interrupts
 from .journal import Event
 from .lock import run_lock
 from .outcome import DriveOutcome, Failure, Job, StepPolicy, call_port
+from .parallel import run_parallel
 from .readyqueue import ReadyQueue
 from .writer import RunWriter
 
@@ -108,15 +108,18 @@ def drive(
     policy = _policy_override(retries, retry_backoff_s, timeout_s)
     d = Driver(run, scheduler, on_event, template_dirs, checkpoint_every=checkpoint_every,
                durability=durability, policy=policy)
+    owner = os.fspath(d.path) if d.path is not None else None
     try:
-        with _sigterm_as_interrupt():
+        with interrupts(owner, grace_s) as stop:
             if max_parallel > 1 and scheduler != "linear":
-                from .parallel import run_parallel
-
-                return run_parallel(d, ports, max_firings, max_parallel, executor, grace_s)
-            return _run_sequential(d, ports, max_firings)
+                return run_parallel(d, ports, max_firings, max_parallel, executor, stop)
+            return _run_sequential(d, ports, max_firings, stop)
     finally:
-        d.close()
+        try:
+            if groups_of(owner):  # commands a timed-out or abandoned attempt left running
+                terminate_groups(owner)
+        finally:
+            d.close()
 
 
 async def adrive(run: str | os.PathLike[str] | Run, ports: Any, **options: Any) -> DriveOutcome:
@@ -147,24 +150,8 @@ def _policy_override(retries: int | None, backoff: float | None,
     return StepPolicy(retries or 0, backoff or 0.0, timeout)
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """In the main thread, turn SIGTERM into KeyboardInterrupt for the drive's duration."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _run_sequential(d: Driver, ports: Any, max_firings: int | None) -> DriveOutcome:
+def _run_sequential(d: Driver, ports: Any, max_firings: int | None,
+                    stop: Interrupt) -> DriveOutcome:
     """Fire the earliest ready transition (net order) one at a time until the end."""
     session, live = d.session, d.live
     get_ready, is_enabled = session.get_ready, session.is_enabled
@@ -175,6 +162,8 @@ def _run_sequential(d: Driver, ports: Any, max_firings: int | None) -> DriveOutc
     limit = -1 if max_firings is None else max_firings
     try:
         while True:
+            if stop.requested:
+                return d.finish("paused", "net_paused", reason="interrupted")
             if live.abandoned is not None:
                 return d.finish("halted", "net_halted", reason="abandoned",
                                 detail=live.abandoned)
@@ -193,34 +182,46 @@ def _run_sequential(d: Driver, ports: Any, max_firings: int | None) -> DriveOutc
                     break
             if nxt is None:
                 return d.finish("deadlocked", "net_deadlocked", reason=d.deadlock_reason())
-            result = _attempt(d, nxt, ports)
+            result = _attempt(d, nxt, ports, stop)
             if isinstance(result, Failure):
+                if stop.requested:  # ended by the interrupt: resumable, not a halt
+                    return d.finish("paused", "net_paused", reason="interrupted",
+                                    failures=(result,))
                 return d.halted([result])
             commit(nxt, result)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # raised by a port itself: the attempt is not committed
         return d.finish("paused", "net_paused", reason="interrupted")
 
 
-def _attempt(d: Driver, t: Transition, ports: Any) -> StepResult | Failure:
+def _attempt(d: Driver, t: Transition, ports: Any, stop: Interrupt) -> StepResult | Failure:
     """Attempt ``t`` in the driving thread, retrying as its policy says."""
     result = d.attempt(t, ports, _run_job)
     if result.reason is None:
         return result
-    return _retry(d, t, ports, result, d.policies[t.step])
+    return _retry(d, t, ports, result, d.policies[t.step], stop)
 
 
 def _retry(d: Driver, t: Transition, ports: Any, result: StepResult,
-           policy: StepPolicy) -> StepResult | Failure:
+           policy: StepPolicy, stop: Interrupt) -> StepResult | Failure:
     """After failed attempt ``result``: retry as ``policy`` says, or the failure."""
     for n in range(1, policy.retries + 2):
         failure = d.failed(t, result)
-        if n > policy.retries:
+        if n > policy.retries or stop.requested:
             return failure
-        time.sleep(policy.backoff(n))
+        _sleep(policy.backoff(n), stop)
+        if stop.requested:
+            return failure
         result = d.attempt(t, ports, _run_job)
         if result.reason is None:
             return result
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _sleep(seconds: float, stop: Interrupt) -> None:
+    """Sleep, waking early when a stop is requested."""
+    end = time.monotonic() + seconds
+    while not stop.requested and (left := end - time.monotonic()) > 0:
+        time.sleep(min(left, 0.05))
 
 
 def _run_job(job: Job) -> StepResult:
@@ -275,7 +276,9 @@ def fire(
         if not d.session.is_enabled(t):
             err: NotEnabledError = not_enabled(t, d.session.missing(t))
             raise err
-        result = _attempt(d, t, ports)
+        owner = os.fspath(d.path) if d.path is not None else None
+        with interrupts(owner, 30.0) as stop:
+            result = _attempt(d, t, ports, stop)
         if isinstance(result, Failure):
             return d.halted([result])
         d.commit(t, result)

@@ -234,6 +234,7 @@ class Driver:
         ctx = StepContext(
             run_id, t.name, t.step, t.slice_id, live.slice(k) if k is not None else None,
             live.facts_view, n, run_id + "/" + t.name, self.run_dir, t.port, live.status,
+            self.path,
         )
         port = t.port
         if port is None:
@@ -291,17 +292,21 @@ class Driver:
             return StepResult.fail(f"handler {t.handler!r} raised {type(e).__name__}: {e}")
 
     def commit(self, t: Transition, result: StepResult) -> None:
-        """Fire ``t`` with the facts of its successful attempt; journal it."""
-        self.session.fire(t)
-        self.live.apply(t, result.facts)
-        self.fired += 1
+        """Journal the firing of ``t`` with the facts of its successful attempt, then apply
+        it (so the live run, and any checkpoint of it, never holds an unjournaled firing)."""
         if not self.observed:
+            self.session.fire(t)
+            self.live.apply(t, result.facts)
+            self.fired += 1
             self.seq += 1
             return
         effect = self.net.effect(t)
         self.emit("transition_fired", transition=t.name, attempt=self.attempts[t.index] or 1,
                   consumed=dict(effect.consumed), produced=dict(effect.produced),
                   facts=dict(result.facts))
+        self.session.fire(t)
+        self.live.apply(t, result.facts)
+        self.fired += 1
         if self.path is not None:
             self.since_checkpoint += 1
             if self.since_checkpoint >= self.checkpoint_every:

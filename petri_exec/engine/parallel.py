@@ -20,6 +20,7 @@ from typing import Any
 from ..core.net import Transition
 from ..ports.protocol import StepResult, timeout_result
 from .driver import Driver
+from .interrupt import Interrupt
 from .outcome import DriveOutcome, Failure, Job, call_port
 from .readyqueue import ReadyQueue
 
@@ -65,7 +66,7 @@ def _shippable(job: Job, executor: cf.Executor) -> str | None:
 
 
 def run_parallel(d: Driver, ports: Any, max_firings: int | None, max_parallel: int,
-                 executor: cf.Executor | None, grace_s: float) -> DriveOutcome:
+                 executor: cf.Executor | None, stop: Interrupt) -> DriveOutcome:
     """Drive with up to ``max_parallel`` port calls in flight.
 
     Args:
@@ -74,7 +75,7 @@ def run_parallel(d: Driver, ports: Any, max_firings: int | None, max_parallel: i
         max_firings: Pause after this many firings.
         max_parallel: Slots for port calls.
         executor: Where port calls run (default: a private thread pool).
-        grace_s: How long to wait for steps in flight after an interrupt.
+        stop: The interrupt flag (after it is set, steps in flight get its grace period).
 
     Returns:
         The outcome.
@@ -83,7 +84,7 @@ def run_parallel(d: Driver, ports: Any, max_firings: int | None, max_parallel: i
     pool: cf.Executor = executor or cf.ThreadPoolExecutor(
         max_parallel, thread_name_prefix="petri-exec-port")
     try:
-        return _Loop(d, ports, max_firings, max_parallel, pool).run(grace_s)
+        return _Loop(d, ports, max_firings, max_parallel, pool, stop).run()
     finally:
         if own:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -91,7 +92,7 @@ def run_parallel(d: Driver, ports: Any, max_firings: int | None, max_parallel: i
 
 class _Loop:
     def __init__(self, d: Driver, ports: Any, max_firings: int | None, max_parallel: int,
-                 pool: cf.Executor) -> None:
+                 pool: cf.Executor, stop: Interrupt) -> None:
         self.d, self.ports, self.max_firings = d, ports, max_firings
         self.max_parallel, self.pool = max_parallel, pool
         self.pending = ReadyQueue(len(d.net.transitions))  # earliest first
@@ -99,35 +100,41 @@ class _Loop:
         self.delayed: list[tuple[float, int]] = []  # retries waiting for their backoff
         self.inflight: dict[cf.Future[StepResult], tuple[Transition, float | None]] = {}
         self.zombies: set[cf.Future[StepResult]] = set()  # timed out, still running
-        self.done: queue.SimpleQueue[cf.Future[StepResult]] = queue.SimpleQueue()
+        # completions (and None: a wake-up from the interrupt handler; put() is reentrant)
+        self.done: queue.SimpleQueue[cf.Future[StepResult] | None] = queue.SimpleQueue()
+        self.stop = stop
+        stop.wakeups.append(lambda: self.done.put(None))
         self.slots = _Slots(d)
         self.failures: list[Failure] = []
         self.tries: dict[str, int] = {}
         self.stopping = False
 
-    def run(self, grace_s: float) -> DriveOutcome:
-        d = self.d
+    def run(self) -> DriveOutcome:
+        stop = self.stop
         try:
             while True:
+                if stop.requested:
+                    return self._drain()
                 self._collect_ready()
                 self._start()
                 if not self.inflight:
                     if self.delayed and not self.stopping:
-                        time.sleep(max(0.0, self.delayed[0][0] - time.monotonic()))
-                        self._release_due()
+                        self._wait(limit=self.delayed[0][0])
                         continue
                     return self._end()
                 self._wait()
-        except KeyboardInterrupt:
-            self.stopping = True
-            deadline = time.monotonic() + grace_s
-            while self.inflight and time.monotonic() < deadline:
-                try:
-                    self._wait(limit=deadline)
-                except KeyboardInterrupt:
-                    break
-            return d.finish("paused", "net_paused", reason="interrupted",
-                            failures=tuple(self.failures))
+        except KeyboardInterrupt:  # raised by Python code itself, not by our handlers
+            self.stop.request()
+            return self._drain()
+
+    def _drain(self) -> DriveOutcome:
+        """After an interrupt: start nothing; commit what finishes within the grace period."""
+        self.stopping = True
+        deadline = self.stop.deadline()
+        while self.inflight and time.monotonic() < deadline:
+            self._wait(limit=deadline)
+        return self.d.finish("paused", "net_paused", reason="interrupted",
+                             failures=tuple(self.failures))
 
     # -- starting ---------------------------------------------------------------
 
@@ -183,7 +190,7 @@ class _Loop:
         if limit is not None:
             wakeups.append(limit)
         timeout = max(0.0, min(wakeups) - now) if wakeups else None
-        done: list[cf.Future[StepResult]] = []
+        done: list[cf.Future[StepResult] | None] = []
         try:  # completions arrive through a queue: O(1) per completion, not O(in flight)
             done.append(self.done.get(timeout=timeout))
             while True:
@@ -192,7 +199,7 @@ class _Loop:
             pass
         self.zombies.difference_update(done)
         for future in done:
-            if future not in self.inflight:
+            if future is None or future not in self.inflight:
                 continue
             t, _ = self.inflight.pop(future)
             self.slots.give(t)
@@ -238,6 +245,9 @@ class _Loop:
 
     def _end(self) -> DriveOutcome:
         d = self.d
+        if self.stop.requested:
+            return d.finish("paused", "net_paused", reason="interrupted",
+                            failures=tuple(self.failures))
         if self.failures:
             return d.halted(self.failures)
         if d.live.abandoned is not None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from ..run.checks import MAX_FACTS_BYTES, MAX_NESTING, json_problem
 from ..run.model import Slice
 
 __all__ = [
@@ -96,6 +97,8 @@ class StepContext:
         run_dir: Directory holding run.json, or None for an in-memory run.
         port: The port's name.
         run_status: The run's status before this step.
+        run_path: The run file (symbolic links resolved), or None for an in-memory run.
+            Files a port keeps for the run go in ``<run stem>.work/`` beside it.
     """
 
     run_id: str
@@ -109,6 +112,7 @@ class StepContext:
     run_dir: Path | None
     port: str | None
     run_status: str
+    run_path: Path | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle for a worker process (``run_facts`` is a read-only view, which the
@@ -171,12 +175,29 @@ def normalise_result(value: Any, port: str) -> StepResult:
             f"port {port!r} returned {type(value).__name__} {value!r:.60}; return "
             "StepResult.ok(...), StepResult.fail(reason), a dict of facts or None"
         )
-    try:
-        json.dumps(result.facts, allow_nan=False)
-    except (TypeError, ValueError) as e:
-        return StepResult.fail(f"port {port!r} returned facts that are not JSON ({e}); "
-                               "return JSON values only")
+    if not result.facts:
+        return result
+    problem = json_problem(result.facts)
+    if problem is None:
+        try:
+            encoded = json.dumps(result.facts, allow_nan=False, ensure_ascii=False)
+        except ValueError as e:  # e.g. an integer longer than Python converts to text
+            problem = f"facts: {e}"
+        else:
+            if len(encoded) > MAX_FACTS_BYTES:
+                problem = (f"facts: {len(encoded)} bytes of JSON, more than "
+                           f"{MAX_FACTS_BYTES}; store big outputs in a file and record its "
+                           "name")
+    if problem is not None:
+        return StepResult.fail(f"port {port!r} returned facts that cannot be saved: "
+                               f"{problem}; return JSON values only (string keys, finite "
+                               f"numbers, valid Unicode, at most {MAX_NESTING} levels deep)")
+    if result.reason is None and any(type(v) not in _PLAIN for v in result.facts.values()):
+        result = StepResult(None, json.loads(encoded))  # tuples become lists, as on reload
     return result
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 _OK = StepResult()

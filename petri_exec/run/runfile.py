@@ -16,6 +16,7 @@ from .._gc import gc_paused
 from .._root import data_file
 from ..errors import RunFileError, TemplateError
 from .checks import (
+    MAX_NESTING,
     _Ctx,
     _join,
     _json,
@@ -254,9 +255,6 @@ def _id_list(c: _Ctx, obj: Mapping[str, Any], path: str) -> tuple[str, ...]:
     return tuple(raw)
 
 
-#: How deeply ``facts`` and ``meta`` may nest (writing them back must never hit Python's
-#: recursion limit).
-MAX_NESTING = 64
 
 
 def _obj(c: _Ctx, obj: Mapping[str, Any], key: str, path: str) -> dict[str, Any] | None:
