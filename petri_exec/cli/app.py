@@ -16,7 +16,8 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from ..errors import PetriExecError
-from . import commands
+from ..views.terminal import for_terminal
+from . import commands, operate
 
 __all__ = ["COMMANDS", "AddCommand", "build_parser", "main"]
 
@@ -25,7 +26,7 @@ AddCommand = Callable[[str, Callable[[argparse.Namespace], int], str, str],
                       argparse.ArgumentParser]
 
 #: Each command module's ``register(add)``, in the order ``--help`` lists them.
-COMMANDS: tuple[Callable[[AddCommand], None], ...] = (commands.register,)
+COMMANDS: tuple[Callable[[AddCommand], None], ...] = (commands.register, operate.register)
 
 _EXIT_CODES = ("exit codes: 0 success/completed, 1 internal error, 2 bad input or usage, "
                "3 halted, 4 deadlocked, 5 paused")
@@ -91,7 +92,13 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except PetriExecError as e:
-        print(f"petri-exec: error: {e}", file=sys.stderr)
+        print(for_terminal(f"petri-exec: error: {e}"), file=sys.stderr)
+        return 2
+    except OSError as e:  # a path the user gave: bad input, never an internal error
+        where = f"{e.filename}: " if e.filename else ""
+        cause = e.strerror or str(e) or type(e).__name__
+        print(for_terminal(f"petri-exec: error: {where}{cause}; check the path and its "
+                           "permissions"), file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0

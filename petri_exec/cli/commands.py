@@ -20,12 +20,14 @@ from ..core.schedulers import LinearScheduler, PetriScheduler
 from ..engine.api import DriveOutcome, abandon, drive, fire
 from ..engine.durable import load_run
 from ..engine.journal import journal_path, read_journal
+from ..engine.writer import start_fresh
 from ..errors import UsageError
 from ..interchange.netjson import net_json
 from ..interchange.pnml import to_pnml
 from ..run.model import Run
 from ..run.templates import Template, load_template
 from ..views.progress import BoardProgress, LineProgress
+from ..views.terminal import for_terminal
 from ..views.visualize import FORMATS, format_for, visualize
 
 __all__ = ["EXIT", "load_ports", "register"]
@@ -134,51 +136,80 @@ def cmd_why(a: argparse.Namespace) -> int:
         print(f"{w.transition} is enabled{extra}")
         return 0
 
+    status_of = {s.id: s.status for s in run.slices}  # linear in what is reported
+
     def lane(place: str) -> tuple[str, str, bool]:
         kind, _, rest = place.partition(":")
         sid, _, status = rest.rpartition(":")
         if kind == "run":
             ln, name, now = template.run, "run", run.status
         else:
-            ln, name, now = template.slice, f"slice {sid!r}", run.slice(sid).status
+            ln, name, now = template.slice, f"slice {sid!r}", status_of[sid]
         return name, now, ln.position(status) < ln.position(now)
 
-    print(f"{w.transition} waits for:")
+    lines = [f"{w.transition} waits for:"]
+    say = lines.append  # collected, then written at once
     for n in w.needs:
         name, now, behind = lane(n.place)
         if n.never:
             why_not = (f"{name} is already past {n.place.rsplit(':', 1)[1]!r} (now {now!r})"
                        if behind else n.never)
-            print(f"  {n.place}: never: {why_not}")
+            say(f"  {n.place}: never: {why_not}")
             continue
-        print(f"  {n.place}: waits for {name}: {' -> '.join(n.chain)} (now {now!r})")
+        say(f"  {n.place}: waits for {name}: {' -> '.join(n.chain)} (now {now!r})")
         for step, place in n.side:
-            print(f"    ({step} also waits for {place})")
+            say(f"    ({step} also waits for {place})")
     if w.never:
-        print(f"{w.transition} can never fire from here")
+        say(f"{w.transition} can never fire from here")
     else:
-        print(f"fire first, in order ({len(w.plan)} steps): {', '.join(w.plan)}")
+        say(f"fire first, in order ({len(w.plan)} steps): {', '.join(w.plan)}")
+    sys.stdout.write("\n".join(map(for_terminal, lines)) + "\n")
     return 0
 
 
 def load_ports(spec: str) -> Any:
+    """The ports object a ``--ports`` spec names: ``shell`` or ``module:attribute``.
+
+    Raises:
+        UsageError: The spec is malformed, the module cannot be imported (a syntax error
+            in it is named with its file and line) or lacks the attribute.
+    """
     if spec == "shell":
         from ..ports.shell import ShellPorts
 
         return ShellPorts()
+    return load_object(spec, "--ports", "'shell' or module:attribute")
+
+
+def load_object(spec: str, flag: str, forms: str) -> Any:
+    """Import ``module:attribute`` for a command-line flag (the current directory first).
+
+    Raises:
+        UsageError: One line naming the flag, the spec and what went wrong.
+    """
     module, sep, attr = spec.partition(":")
-    if not sep or not module or not attr:
-        raise UsageError(f"--ports {spec!r}: use 'shell' or 'module:attribute'")
+    if not sep or not module or not attr or not all(
+            part.isidentifier() for part in (*module.split("."), *attr.split("."))):
+        raise UsageError(f"{flag} {spec!r}: use {forms} (a module importable from the "
+                         "current directory and an attribute name)")
     sys.path.insert(0, str(Path.cwd()))
     try:
-        mod = importlib.import_module(module)
+        obj: Any = importlib.import_module(module)
+    except SyntaxError as e:
+        raise UsageError(f"{flag} {spec!r}: {e.filename}:{e.lineno}: syntax error "
+                         f"({e.msg}); fix the module") from None
     except ImportError as e:
-        raise UsageError(f"--ports {spec!r}: cannot import module {module!r} ({e})") from None
-    try:
-        return getattr(mod, attr)
-    except AttributeError:
-        raise UsageError(f"--ports {spec!r}: module {module!r} has no attribute {attr!r}") \
-            from None
+        raise UsageError(f"{flag} {spec!r}: cannot import module {module!r} ({e})") from None
+    except Exception as e:
+        raise UsageError(f"{flag} {spec!r}: importing module {module!r} raised "
+                         f"{type(e).__name__}: {e}") from None
+    for name in attr.split("."):
+        try:
+            obj = getattr(obj, name)
+        except AttributeError:
+            raise UsageError(f"{flag} {spec!r}: module {module!r} has no attribute "
+                             f"{attr!r}") from None
+    return obj
 
 
 def _observer(a: argparse.Namespace) -> LineProgress | BoardProgress | None:
@@ -211,12 +242,17 @@ def _report(a: argparse.Namespace, out: DriveOutcome, started: float) -> int:
         msg += f"; reason: {out.reason}"
     if out.detail:
         msg += f" ({out.detail})"
-    print(msg)
+    print(for_terminal(msg))
     return code
 
 
 def cmd_drive(a: argparse.Namespace) -> int:
     ports = load_ports(a.ports)
+    if a.fresh:
+        moved = start_fresh(a.run)
+        if moved is not None:
+            print(for_terminal(f"{a.run}: a new journal; the previous one is now {moved}"),
+                  file=sys.stderr)
     observer = _observer(a)
     started = time.monotonic()
     try:
@@ -255,7 +291,7 @@ def cmd_history(a: argparse.Namespace) -> int:
                 parts.append(f"reason: {e.reason}")
             if e.facts:
                 parts.append(json.dumps(e.facts, sort_keys=True))
-            print("  ".join(p for p in parts if p))
+            print(for_terminal("  ".join(p for p in parts if p)))
     if torn:
         print(f"warning: {journal_path(a.run)}: the last line is torn (a crash mid-append); "
               "it was ignored", file=sys.stderr)
@@ -264,7 +300,8 @@ def cmd_history(a: argparse.Namespace) -> int:
 
 def cmd_abandon(a: argparse.Namespace) -> int:
     run = abandon(a.run, a.reason)
-    print(f"{a.run}: run {run.run_id!r} abandoned at {run.status!r}: {run.abandoned}")
+    print(for_terminal(f"{a.run}: run {run.run_id!r} abandoned at {run.status!r}: "
+                       f"{run.abandoned}"))
     return 0
 
 
@@ -345,6 +382,10 @@ def register(add: Any) -> None:
                         "deterministic topological order")
     d.add_argument("--max-parallel", type=int, default=1, metavar="N",
                    help="how many steps may run at once (default 1)")
+    d.add_argument("--fresh", action="store_true",
+                   help="start a new journal (and run identity): the old journal is moved "
+                        "aside as <stem>.events.<time>.jsonl; its firings stay in run.json "
+                        "when it is this run's own")
     d.add_argument("--max-firings", type=int, metavar="N",
                    help="stop with 'paused' (exit 5) after N firings")
     f = add("fire", cmd_fire, "fire one transition by hand (the only way past a manual gate)",

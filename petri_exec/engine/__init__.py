@@ -15,6 +15,7 @@ from .journal import DIGEST_KINDS, EVENT_KINDS, Event, Journal, journal_path, re
 from .journalscan import Scan, scan_journal
 from .live import LiveRun
 from .lock import RunLock, holder_pid, run_lock
+from .operate import amend, retry
 from .outcome import DriveOutcome, Failure, Job, StepPolicy, call_port
 from .readyqueue import ReadyQueue
 from .writer import RunWriter, check_sibling_names, move_journal_aside, sibling_names
@@ -36,6 +37,7 @@ __all__ = [
     "Scan",
     "StepPolicy",
     "abandon",
+    "amend",
     "adrive",
     "call_port",
     "check_sibling_names",
@@ -48,6 +50,7 @@ __all__ = [
     "load_run",
     "move_journal_aside",
     "read_journal",
+    "retry",
     "run_lock",
     "scan_journal",
     "sibling_names",

@@ -33,7 +33,7 @@ from .lock import run_lock
 from .outcome import DriveOutcome, Failure, Job, StepPolicy, call_port
 from .parallel import run_parallel
 from .readyqueue import ReadyQueue
-from .writer import RunWriter
+from .writer import RunWriter, start_fresh
 
 __all__ = ["DriveOutcome", "Failure", "abandon", "adrive", "drive", "fire"]
 
@@ -57,6 +57,7 @@ def drive(
     retry_backoff_s: float | None = None,
     timeout_s: float | None = None,
     grace_s: float = 30.0,
+    fresh: bool = False,
 ) -> DriveOutcome:
     """Fire enabled transitions through ``ports`` until the run completes, halts,
     deadlocks or pauses.
@@ -88,8 +89,14 @@ def drive(
         timeout_s: Override every step's attempt timeout (an attempt that takes longer
             fails; a thread cannot be killed, so a timed-out sync port keeps its slot
             until it returns).
-        grace_s: On SIGINT/SIGTERM/KeyboardInterrupt, how long to wait for steps in
-            flight before returning ``paused`` with reason ``interrupted``.
+        grace_s: After SIGINT/SIGTERM, how long steps in flight get to finish (their
+            successes are committed) before their commands' process groups are ended and
+            the drive returns ``paused`` with reason ``interrupted``; a second signal ends
+            them at once.
+        fresh: Start a new journal first: the old one is moved aside as
+            ``<stem>.events.<UTC time>.jsonl`` (its firings kept in run.json when it is
+            this run's own) and the run gets a new identity. The way out when the journal
+            belongs to another run.
 
     Returns:
         The outcome (``halted`` with reason ``abandoned`` for an abandoned run).
@@ -106,6 +113,15 @@ def drive(
     if max_firings is not None and (not isinstance(max_firings, int) or max_firings < 0):
         raise UsageError(f"max_firings={max_firings!r} must be a non-negative integer or None")
     policy = _policy_override(retries, retry_backoff_s, timeout_s)
+    if durability not in ("fsync", "flush"):
+        raise UsageError(f"durability={durability!r}: use 'fsync' (safe against power "
+                         "loss) or 'flush' (safe against a process crash only)")
+    if not isinstance(grace_s, (int, float)) or not grace_s >= 0:
+        raise UsageError(f"grace_s={grace_s!r} must be a non-negative number of seconds")
+    if fresh:
+        if isinstance(run, Run):
+            raise UsageError("fresh=True needs a run file (an in-memory run has no journal)")
+        start_fresh(run, template_dirs=template_dirs)
     d = Driver(run, scheduler, on_event, template_dirs, checkpoint_every=checkpoint_every,
                durability=durability, policy=policy)
     owner = os.fspath(d.path) if d.path is not None else None

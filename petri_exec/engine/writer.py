@@ -16,7 +16,7 @@ import os
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,18 @@ import attrs
 from ..errors import JournalError, RunPathError, UsageError
 from ..run.jsonio import TEMP_MARK, dump_run, is_temp_file_of, write_atomic
 from ..run.model import Run
-from .durable import Durable, digest_of
+from ..run.runfile import load_file
+from .durable import Durable, digest_of, load_durable
 from .journal import Event, Journal, journal_path
-from .lock import RunLock
+from .lock import RunLock, run_lock
 
-__all__ = ["RunWriter", "check_sibling_names", "move_journal_aside", "sibling_names"]
+__all__ = [
+    "RunWriter",
+    "check_sibling_names",
+    "move_journal_aside",
+    "sibling_names",
+    "start_fresh",
+]
 
 
 def sibling_names(path: Path) -> dict[str, str]:
@@ -240,3 +247,54 @@ class RunWriter:
 def attempts_field(attempts: Mapping[str, int]) -> dict[str, int] | None:
     """The ``attempts`` of a checkpoint event (None when there are none)."""
     return dict(attempts) or None
+
+
+def start_fresh(path: str | os.PathLike[str], *,
+                template_dirs: Iterable[str | os.PathLike[str]] = ()) -> Path | None:
+    """Give a run file a new journal and a new identity (``drive --fresh``).
+
+    The firings the old journal holds beyond run.json are kept when that journal is the
+    run's own (it is replayed first); a journal that is another run's, or contradicts
+    run.json, is only moved aside. Order: run.json (with its new identity) is written
+    first, then the old journal is renamed to ``<stem>.events.<UTC time>.jsonl``, then the
+    new journal gets its header: a crash between the steps loses nothing.
+
+    Args:
+        path: The run file.
+        template_dirs: Extra template directories.
+
+    Returns:
+        Where the old journal went, or None when there was none.
+
+    Raises:
+        RunFileError: run.json itself is invalid.
+        RunLockedError: Another driver holds the run.
+        RunPathError: The directory cannot be written.
+    """
+    with run_lock(path) as lock:
+        real = lock.path
+        check_sibling_names(real)
+        _check_writable(real.parent)
+        try:
+            run = load_durable(real, template_dirs=template_dirs).run
+        except JournalError:
+            run = load_file(real, template_dirs=template_dirs)[1]
+        run = attrs.evolve(run, identity=uuid.uuid4().hex)
+        data = dump_run(run)
+        try:
+            lock.swap(write_atomic(real, data, keep_locked=True) or -1)
+            moved = move_journal_aside(real)
+            journal = Journal(journal_path(real))
+        except OSError as e:
+            raise RunPathError(f"{real}: cannot start a new journal ({e.strerror or e})"
+                               ) from None
+        try:
+            journal.append(Event(
+                kind="journal_started", seq=0, time=time.time(), run_id=run.run_id,
+                identity=run.identity, run_file=real.name, digest=digest_of(data),
+                run_status=run.status,
+                reason=None if moved is None else f"--fresh: the previous journal is "
+                f"{moved.name}"))
+        finally:
+            journal.close()
+        return moved

@@ -19,6 +19,7 @@ from typing import TextIO
 from ..engine.journal import Event
 from ..run.model import Run
 from ..run.templates import Template
+from .terminal import for_terminal
 
 __all__ = ["BoardProgress", "LineProgress", "event_line"]
 
@@ -38,7 +39,7 @@ def event_line(e: Event) -> str:
         log = e.facts.get("log")
         if isinstance(log, str):
             bits.append(f"log={log}")
-    return " ".join(bits)
+    return for_terminal(" ".join(bits))
 
 
 class LineProgress:
@@ -119,7 +120,7 @@ class BoardProgress:
                     if sid in self.slice_status:
                         self.slice_status[sid] = status
         elif e.kind == "transition_failed":
-            self.failed = f"{e.transition}: {e.reason}"
+            self.failed = for_terminal(f"{e.transition}: {e.reason}")
         if e.run_status:
             self.run_status = e.run_status
         self.recent.append(event_line(e))
@@ -138,7 +139,7 @@ class BoardProgress:
         pct = 100 * done // total if total else 100
         elapsed = time.monotonic() - self.started
         lines = [
-            f"run {self.run_id}  status {self._paint(self.run_status, '1')}  "
+            f"run {for_terminal(self.run_id)}  status {self._paint(self.run_status, '1')}  "
             f"{self.fired} fired  {elapsed:.1f}s",
             f"[{self._paint(bar, '32')}] {done}/{total} slices {self.template.slice.end} "
             f"({pct}%)",
