@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:  # outside a drive (which turns signals into 'paused')
+        print("petri-exec: interrupted", file=sys.stderr)
+        return 130
     except Exception:
         traceback.print_exc()
         print("petri-exec: internal error (the traceback above); please report it",

@@ -334,7 +334,8 @@ def abandon(
         writer = RunWriter(durable, lock)
         try:
             run = attrs.evolve(durable.run, identity=writer.identity, abandoned=reason)
-            writer.checkpoint(run, "run_abandoned", reason=reason)
+            writer.checkpoint(run, "run_abandoned", reason=reason,
+                              attempts=durable.attempts or None)
         finally:
             writer.close()
     return run

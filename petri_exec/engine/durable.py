@@ -83,7 +83,7 @@ def _foreign(jpath: Path, path: Path, header: Event, run: Run, why: str) -> Jour
         f"'petri-exec drive {path} --fresh' moves it aside and starts a new journal")
 
 
-def _check_header(scan: Scan, jpath: Path, path: Path, run: Run) -> None:
+def _check_header(scan: Scan, jpath: Path, path: Path, run: Run, origin: bool) -> None:
     h = scan.header
     if h is None:
         return
@@ -91,7 +91,7 @@ def _check_header(scan: Scan, jpath: Path, path: Path, run: Run) -> None:
         raise _foreign(jpath, path, h, run, "another run_id")
     if h.run_file is not None and h.run_file != path.name:
         raise _foreign(jpath, path, h, run, "another run file with the same stem")
-    if h.identity != run.identity:
+    if h.identity != run.identity and not origin:
         raise _foreign(jpath, path, h, run, "another identity")
 
 
@@ -116,10 +116,16 @@ def load_durable(
     digest = digest_of(raw)
     jpath = journal_path(real)
     scan = scan_journal(jpath, digest)
-    _check_header(scan, jpath, real, run)
+    h = scan.header
+    # run.json as it was before its first drive stamped the identity (read just before)
+    origin = scan.base is None and h is not None and h.origin == digest and bool(scan.tail)
+    _check_header(scan, jpath, real, run, origin)
     edited = False
     first = 0  # index in scan.tail of the first event replayed
-    if scan.base is not None:
+    if origin and h is not None:
+        run = attrs.evolve(run, identity=h.identity)
+        events, strict, first = scan.tail[1:], True, 1
+    elif scan.base is not None:
         events, strict = scan.tail, True
     elif not scan.digests:  # a journal written before digests: replay after its checkpoint
         last = max((i for i, e in enumerate(scan.tail) if e.kind == "checkpoint"), default=-1)

@@ -77,6 +77,9 @@ class Event:
             (:data:`DIGEST_KINDS`).
         identity: The run's identity (``journal_started``).
         run_file: The run file's name (``journal_started``).
+        origin: The digest of the run file before its identity was stamped into it
+            (``journal_started`` of a run file's first drive): a reader that read the
+            file just before the stamp still finds its place.
         attempts: Attempts so far of transitions not yet fired (``checkpoint``), so that
             loading never needs the events before the last checkpoint.
         slices: Slice ids reset (``slice_reset``).
@@ -99,6 +102,7 @@ class Event:
     digest: str | None = None
     identity: str | None = None
     run_file: str | None = None
+    origin: str | None = None
     attempts: Mapping[str, int] | None = None
     slices: tuple[str, ...] | None = None
     change: Mapping[str, Any] | None = None
@@ -158,7 +162,7 @@ _FIELDS = frozenset(f.name for f in attrs.fields(Event))
 _SCALARS: dict[str, tuple[type, ...]] = {
     "seq": _INT, "time": _NUM, "run_id": _STR, "transition": _STR, "attempt": _INT,
     "reason": _STR, "detail": _STR, "run_status": _STR, "digest": _STR, "identity": _STR,
-    "run_file": _STR, "kind": _STR,
+    "run_file": _STR, "origin": _STR, "kind": _STR,
 }
 _TYPE_NAMES = {_STR: "a string", _INT: "an integer", _NUM: "a number"}
 

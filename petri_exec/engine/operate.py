@@ -46,14 +46,18 @@ def _downstream(run: Run, start: Iterable[int]) -> set[int]:
     return seen
 
 
-def _run_step_facts(path: Path, steps: set[str]) -> set[str]:
-    """The run-fact keys the run steps ``steps`` recorded (from the whole journal)."""
+def _history(path: Path, steps: set[str]) -> tuple[set[str], dict[str, int]]:
+    """From the whole journal: the run-fact keys the run steps ``steps`` recorded, and the
+    attempts so far of every transition (so a retried step's attempts go on counting)."""
     events, _ = read_journal(journal_path(path))
     keys: set[str] = set()
+    attempts: dict[str, int] = {}
     for e in events:
         if e.kind == "transition_fired" and e.transition in steps and e.facts:
             keys.update(e.facts)
-    return keys
+        elif e.kind == "transition_started" and e.transition is not None:
+            attempts[e.transition] = max(attempts.get(e.transition, 0), e.attempt or 1)
+    return keys, attempts
 
 
 def retry(
@@ -131,7 +135,10 @@ def retry(
         dropped_steps = {st.name for st in rl.steps
                          if rl.position(st.source) >= rl.position(new_status)
                          and rl.position(st.target) <= rl.position(run.status)}
-        drop_keys = _run_step_facts(lock.path, dropped_steps) if dropped_steps else set()
+        drop_keys, tried = _history(lock.path, dropped_steps)
+        undone = {f"{st.name}:{run.slices[k].id}" for k in reset
+                  for st in template.slice.steps} | dropped_steps
+        attempts = {**durable.attempts, **{t: n for t, n in tried.items() if t in undone}}
         slices = tuple(
             attrs.evolve(s, status=first, facts={}) if k in reset else s
             for k, s in enumerate(run.slices))
@@ -143,7 +150,7 @@ def retry(
                   "run_facts": {k: run.facts[k] for k in sorted(drop_keys)
                                 if k in run.facts}}
         _write(durable, lock, new, "slice_reset", slices=tuple(reset_ids), change=change,
-               reason=f"retry {target}")
+               reason=f"retry {target}", attempts=attempts or None)
         return new
 
 
@@ -247,6 +254,7 @@ def amend(
         if not any(change.values()):
             raise UsageError(f"{lock.path}: the plan changes nothing")
         _write(durable, lock, new, "plan_amended", change=change,
+               attempts=durable.attempts or None,
                reason=f"amend: {len(change['added'])} added, {len(change['removed'])} "
                f"removed, {len(change['changed'])} changed")
         return new

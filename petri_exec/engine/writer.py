@@ -159,7 +159,7 @@ class RunWriter:
         self.journal = journal
         run = self._durable.run
         if self._new and journal.size == 0:
-            digest = self._durable.digest
+            digest = origin = self._durable.digest
             if run.identity != self.identity:  # stamp the identity before the header
                 data = dump_run(attrs.evolve(run, identity=self.identity))
                 self._replace(data)
@@ -167,6 +167,7 @@ class RunWriter:
             self._append(Event(kind="journal_started", seq=self.seq, time=time.time(),
                                run_id=run.run_id, identity=self.identity,
                                run_file=self.path.name, digest=digest,
+                               origin=origin if origin != digest else None,
                                run_status=run.status))
         elif self._durable.edited:
             self._append(Event(kind="checkpoint", seq=self.seq, time=time.time(),
