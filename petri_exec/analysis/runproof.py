@@ -201,7 +201,9 @@ def run_goal(run: Run, template: Template) -> Goal:
     passed = {st.name for st in rl.steps[:r]}
     for s, k in zip(run.slices, pos, strict=True):
         passed.update(f"{st.name}:{s.id}" for st in sl.steps[:k])
-    return Goal(is_final=is_final, improper=improper, passed=frozenset(passed))
+    return Goal(is_final=is_final, improper=improper, passed=frozenset(passed),
+                final_any=frozenset(finals),
+                improper_any=frozenset(p for ps in early for p in ps))
 
 
 def analyze_run(run: Run, *, template: Template | None = None, behavioural: bool = False,
