@@ -100,7 +100,7 @@ def properties_line(p: Properties) -> str:
 
     Returns:
         ``live: no (t1, t2); quasi-live: yes; stable places: 2; 1-safe: yes; max tokens:
-        1 in a place, 3 in a marking; deadlock: no``.
+        1 in a place, 3 in a marking; dead marking reachable: no``.
     """
     def few(names: tuple[str, ...]) -> str:
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3
@@ -114,7 +114,7 @@ def properties_line(p: Properties) -> str:
             f"quasi-live: {_yn(p.quasi_live)}"
             f"{few(p.never_fired or ()) if p.quasi_live is False else ''}; "
             f"stable places: {stable}; 1-safe: {_yn(p.one_safe)}; max tokens: {tokens}; "
-            f"deadlock: {_yn(p.deadlock)}")
+            f"dead marking reachable: {_yn(p.deadlock)}")
 
 
 def goal_for(final: FinalSpec) -> Goal:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import sys
 from array import array
 from collections.abc import Callable, Sequence
+from operator import ge
 from typing import Any
 
 import attrs
@@ -42,7 +43,7 @@ _STATE_OVERHEAD = 120
 #: Estimated bytes per stored firing.
 _EDGE_BYTES = 12
 #: Ancestors compared while exploring (all of them are compared if a bound is hit).
-_COVER_WALK = 16
+_COVER_WALK = 4
 
 
 @attrs.frozen
@@ -251,7 +252,6 @@ def _explore(net: Net, prep: Any, m0: Sequence[int], freeze: Callable[[Any], Any
                     raise
                 raise _Overflow from None
             m2 = freeze(v)
-            work += len(m2) + len(delta)
             j = index.get(m2)
             if j is None:
                 if n >= cap:
@@ -270,16 +270,14 @@ def _explore(net: Net, prep: Any, m0: Sequence[int], freeze: Callable[[Any], Any
                 aff = affected_set[t]
                 en2 = [u for u in en if u not in aff]
                 for u in affected[t]:
-                    need = need_of[u]
-                    work += len(need)
-                    for p, w in need:
+                    for p, w in need_of[u]:
                         if m2[p] < w:
                             break
                     else:
                         en2.append(u)
                 en2.sort()
                 pending.append(tuple(en2))
-                work += len(en) + len(aff)
+                work += len(en) + len(affected[t])
                 if watch_growth and s2 > least[i] and _covers(ss, sums, j, _COVER_WALK):
                     dst.append(j)
                     label.append(t)
@@ -299,7 +297,7 @@ def _explore(net: Net, prep: Any, m0: Sequence[int], freeze: Callable[[Any], Any
                 break
     if ss.unbounded:
         ss.limit = _unbounded_limit(ss)
-    ss.work = work
+    ss.work += work + len(dst) * (len(m0) + 1)  # each firing copies a vector
     return ss
 
 
@@ -313,7 +311,7 @@ def _covers(ss: StateSpace, sums: array[int], j: int, walk: int) -> bool:
         if s2 > sums[k]:
             old = ss.markings[k]
             ss.work += len(old)
-            if all(a >= b for a, b in zip(m2, old, strict=True)):
+            if all(map(ge, m2, old)):
                 ss.unbounded = tuple(p for p, (a, b) in enumerate(zip(m2, old, strict=True))
                                      if a > b)
                 ss.pump_from, ss.pump_to = k, j
