@@ -173,13 +173,21 @@ def _finals(ss: StateSpace, goal: Goal) -> tuple[bytearray, int]:
         return final, bad
     ms = ss.markings
     if goal.final_markings is not None:
-        targets = [[t.get(p, 0) for p in net.places] for t in goal.final_markings]
         freeze = bytes if isinstance(ms[0], bytes) else tuple
-        vectors = {freeze(v) for v in targets if freeze is tuple or max(v, default=0) < 256}
+        vectors = set()
+        supports = []  # a final marking's marked places: covering is checked on them only
+        known = frozenset(net.places)
+        for t in goal.final_markings:
+            if any(k and p not in known for p, k in t.items()):
+                continue  # a place the net lacks: never reached, never covered
+            v = [t.get(p, 0) for p in net.places]
+            if freeze is tuple or max(v, default=0) < 256:
+                vectors.add(freeze(v))
+            supports.append([(net.place_index(p), k) for p, k in t.items() if k])
         for i in range(n):
             if ms[i] in vectors:
                 final[i] = 1
-            elif bad < 0 and any(_covers(ms[i], v) for v in targets):
+            elif bad < 0 and any(_covers(ms[i], s) for s in supports):
                 bad = i
         return final, bad
     if goal.final_any is not None:
@@ -202,8 +210,8 @@ def _finals(ss: StateSpace, goal: Goal) -> tuple[bytearray, int]:
     return final, bad
 
 
-def _covers(m: Sequence[int], target: list[int]) -> bool:
-    return all(a >= b for a, b in zip(m, target, strict=True))
+def _covers(m: Sequence[int], support: list[tuple[int, int]]) -> bool:
+    return all(m[p] >= k for p, k in support)
 
 
 def _reverse(ss: StateSpace) -> tuple[array[int], array[int]]:
