@@ -27,6 +27,7 @@ import io
 import statistics
 import sys
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +81,15 @@ def straightforward(net: pe.Net, start: pe.Marking) -> tuple[int, int]:
     return len(seen), len(edges)
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield
+
+
 def pm4py_graph(path: Path) -> tuple[int, int, float]:
     """pm4py reads the file and builds its reachability graph: (states, edges, seconds)."""
-    with contextlib.redirect_stdout(io.StringIO()):  # pm4py prints a banner on import
+    with _quiet():  # pm4py prints a banner on import
         from pm4py.objects.petri_net.importer import importer
         from pm4py.objects.petri_net.utils import reachability_graph as rg
     net, im, _fm = importer.apply(str(path))
@@ -122,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.no_pm4py or a.quick:
         return 0
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with _quiet():
             import pm4py  # noqa: F401
     except ImportError:
         print("\npm4py comparison skipped: pm4py is not installed (pip install pm4py)")
