@@ -57,12 +57,17 @@ class NetFormatError(PetriExecError, ValueError):
     Attributes:
         file: The file that was read (``<bytes>`` or ``<snakes>`` when there is none).
         element: The offending element (``<arc id="a3">``), or ``""`` for the whole file.
+        line: The line of the offending element (1-based), or None when unknown.
     """
 
-    def __init__(self, message: str, *, file: str = "<bytes>", element: str = "") -> None:
+    def __init__(self, message: str, *, file: str = "<bytes>", element: str = "",
+                 line: int | None = None) -> None:
         self.file = file
         self.element = element
-        where = f"{file}: {element}" if element else file
+        self.line = line
+        where = file if line is None else f"{file}:{line}"
+        if element:
+            where = f"{where}: {element}"
         super().__init__(f"{where}: {message}")
 
 

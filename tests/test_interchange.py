@@ -208,7 +208,8 @@ BAD += [
           b"</page></net></pnml>", '<arc id="a">', "joins two places"),
     (PT + b'<place id="x"/><arc id="a" source="x" target="nowhere"/></page></net></pnml>',
      '<arc id="a">', "'nowhere'"),
-    (PT + b'<referencePlace id="r" ref="r"/></page></net></pnml>', '<referencePlace id="r">',
+    (PT + b'<place id="x"/><referencePlace id="r" ref="r"/></page></net></pnml>',
+     '<referencePlace id="r">',
      "does not lead to a place"),
     (PT + b'<transition id="t"><toolspecific tool="petri-exec" version="1"><transition '
           b'manual="maybe"/></toolspecific></transition></page></net></pnml>',
@@ -226,8 +227,10 @@ def test_malformed_pnml_is_refused_naming_file_and_element(
     err = info.value
     assert isinstance(err, pe.PetriExecError) and isinstance(err, ValueError)
     assert err.file == str(path) and err.element == element
-    assert str(err).startswith(f"{path}: ") and message in str(err)
-    with pytest.raises(pe.NetFormatError, match=r"^<bytes>: "):
+    where = f"{path}:{err.line}: {element}: " if element else f"{path}: "
+    assert (err.line is not None) == bool(element)
+    assert str(err).startswith(where) and message in str(err)
+    with pytest.raises(pe.NetFormatError, match=r"^<bytes>(:\d+)?: "):
         pe.from_pnml(data)
 
 

@@ -36,7 +36,7 @@ from ..core.marking import Marking
 from ..errors import RunFileError
 from ..run.model import Run, dependencies
 from ..run.templates import Lane, Template, load_template
-from .reachability import DEFAULT_MAX_STATES, Behaviour, Goal, behaviour
+from .reachability import DEFAULT_MAX_MEMORY, DEFAULT_MAX_STATES, Behaviour, Goal, behaviour
 
 __all__ = ["RunAnalysis", "analyze_run", "run_goal"]
 
@@ -201,11 +201,14 @@ def run_goal(run: Run, template: Template) -> Goal:
     passed = {st.name for st in rl.steps[:r]}
     for s, k in zip(run.slices, pos, strict=True):
         passed.update(f"{st.name}:{s.id}" for st in sl.steps[:k])
-    return Goal(is_final=is_final, improper=improper, passed=frozenset(passed))
+    return Goal(is_final=is_final, improper=improper, passed=frozenset(passed),
+                final_any=frozenset(finals),
+                improper_any=frozenset(p for ps in early for p in ps))
 
 
 def analyze_run(run: Run, *, template: Template | None = None, behavioural: bool = False,
-                max_states: int = DEFAULT_MAX_STATES) -> RunAnalysis:
+                max_states: int = DEFAULT_MAX_STATES,
+                max_memory: int = DEFAULT_MAX_MEMORY) -> RunAnalysis:
     """Decide whether ``run`` can finish, by structural proof (linear time).
 
     Args:
@@ -216,6 +219,7 @@ def analyze_run(run: Run, *, template: Template | None = None, behavioural: bool
             it confirms the proof (exponential in the number of concurrent slices: for
             small runs and tests).
         max_states: Bound for the behavioural check.
+        max_memory: Bound on the bytes its state space may take (estimated).
 
     Returns:
         The :class:`RunAnalysis`.
@@ -230,7 +234,7 @@ def analyze_run(run: Run, *, template: Template | None = None, behavioural: bool
     if not behavioural:
         return report
     b = behaviour(compile_run(run, template=tpl), marking_of(run), run_goal(run, tpl),
-                  max_states=max_states)
+                  max_states=max_states, max_memory=max_memory)
     return attrs.evolve(report, behaviour=b, agrees=_agrees(report, b))
 
 

@@ -21,10 +21,11 @@ import attrs
 
 from ..core.marking import Marking
 from ..core.net import Net
-from .reachability import DEFAULT_MAX_STATES, Behaviour, Goal, behaviour
+from .properties import Properties
+from .reachability import DEFAULT_MAX_MEMORY, DEFAULT_MAX_STATES, Behaviour, Goal, behaviour
 from .structure import Structure, structure
 
-__all__ = ["Analysis", "FinalSpec", "analyze", "goal_for", "soundness"]
+__all__ = ["Analysis", "FinalSpec", "analyze", "goal_for", "properties_line", "soundness"]
 
 #: What ``final`` accepts: a marking, several markings, a predicate, or None.
 FinalSpec = Mapping[str, int] | Iterable[Mapping[str, int]] | Callable[[Marking], bool] | None
@@ -57,6 +58,11 @@ class Analysis:
             "behaviour": self.behaviour.to_json() if self.behaviour else None,
         }
 
+    @property
+    def properties(self) -> Properties | None:
+        """The contest's standard properties (None without the behavioural analysis)."""
+        return self.behaviour.properties if self.behaviour is not None else None
+
     def summary(self) -> str:
         """A readable, multi-line report."""
         s = self.structure
@@ -74,6 +80,8 @@ class Analysis:
                          f"{_yn(b.option_to_complete)}; proper completion: "
                          f"{_yn(b.proper_completion)}; bounded: {_yn(b.bounded)}"
                          + (f" (bound {b.bound})" if b.bound is not None else ""))
+            if b.properties is not None:
+                lines.append(f"  properties: {properties_line(b.properties)}")
         for p in self.problems:
             lines.append(f"  problem: {p}")
         lines.append(f"  sound: {_yn(self.sound)}")
@@ -82,6 +90,31 @@ class Analysis:
 
 def _yn(value: bool | None) -> str:
     return {True: "yes", False: "no", None: "unknown"}[value]
+
+
+def properties_line(p: Properties) -> str:
+    """The contest's properties on one line (``check --behavioural`` prints it too).
+
+    Args:
+        p: The properties.
+
+    Returns:
+        ``live: no (t1, t2); quasi-live: yes; stable places: 2; 1-safe: yes; max tokens:
+        1 in a place, 3 in a marking; dead marking reachable: no``.
+    """
+    def few(names: tuple[str, ...]) -> str:
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3
+                                        else "")
+        return f" ({shown})" if names else ""
+
+    stable = "unknown" if p.stable_places is None else str(len(p.stable_places))
+    tokens = ("unknown" if p.max_tokens_in_place is None else
+              f"{p.max_tokens_in_place} in a place, {p.max_tokens_per_marking} in a marking")
+    return (f"live: {_yn(p.live)}{few(p.not_live) if p.live is False else ''}; "
+            f"quasi-live: {_yn(p.quasi_live)}"
+            f"{few(p.never_fired or ()) if p.quasi_live is False else ''}; "
+            f"stable places: {stable}; 1-safe: {_yn(p.one_safe)}; max tokens: {tokens}; "
+            f"dead marking reachable: {_yn(p.deadlock)}")
 
 
 def goal_for(final: FinalSpec) -> Goal:
@@ -110,7 +143,7 @@ def goal_for(final: FinalSpec) -> Goal:
         return m not in wanted and any(
             all(m.get(p, 0) >= n for p, n in t.items()) for t in targets)
 
-    return Goal(is_final=is_final, improper=improper)
+    return Goal(is_final=is_final, improper=improper, final_markings=tuple(targets))
 
 
 def soundness(b: Behaviour, *, proper: bool = True) -> bool | None:
@@ -158,7 +191,8 @@ def _fmt(m: Marking) -> str:
 
 
 def analyze(net: Net, marking: Mapping[str, int], *, final: FinalSpec = None,
-            max_states: int = DEFAULT_MAX_STATES, behavioural: bool = True) -> Analysis:
+            max_states: int = DEFAULT_MAX_STATES, behavioural: bool = True,
+            max_memory: int = DEFAULT_MAX_MEMORY) -> Analysis:
     """Analyse ``net`` from ``marking``: structure, then the reachability graph.
 
     Args:
@@ -168,17 +202,23 @@ def analyze(net: Net, marking: Mapping[str, int], *, final: FinalSpec = None,
         max_states: Bound on the markings explored; when hit, ``behaviour.limit`` says so
             and the properties it cannot decide are None.
         behavioural: Build the reachability graph (False: structure only).
+        max_memory: Bound on the bytes the state space may take (estimated from the
+            size of a marking); when hit, ``behaviour.limit`` says so.
 
     Returns:
         The :class:`Analysis`.
 
     Raises:
-        ValueError: ``max_states`` is below 1 or the marking names a place the net lacks.
+        ValueError: ``max_states`` or ``max_memory`` is below 1, or the marking names a
+            place the net lacks.
     """
     if max_states < 1:
         raise ValueError(f"max_states={max_states} must be at least 1")
+    if max_memory < 1:
+        raise ValueError(f"max_memory={max_memory} must be at least 1 (bytes)")
     start = Marking(marking)
-    unknown = [p for p in start if p not in set(net.places)]
+    places = frozenset(net.places)  # once: the check is linear in places + marking
+    unknown = [p for p in start if p not in places]
     if unknown:
         raise ValueError(f"marking has tokens in {', '.join(map(repr, unknown))}, not places "
                          f"of {net!r}; use the net's place names")
@@ -186,7 +226,7 @@ def analyze(net: Net, marking: Mapping[str, int], *, final: FinalSpec = None,
     if not behavioural:
         return Analysis(net.name, st, None, None, ())
     goal = goal_for(final)
-    b = behaviour(net, start, goal, max_states=max_states)
+    b = behaviour(net, start, goal, max_states=max_states, max_memory=max_memory)
     sound = (soundness(b, proper=goal.improper is not None)
              if goal.is_final is not None else None)
     return Analysis(net.name, st, b, sound, tuple(_problems(b, goal.is_final is not None)))

@@ -35,6 +35,17 @@ __all__ = ["EXIT", "load_ports", "register"]
 EXIT = {"completed": 0, "fired": 0, "halted": 3, "deadlocked": 4, "paused": 5}
 
 
+def _at_least_one(text: str) -> int:
+    """An argparse type: an integer of at least 1 (the message is argparse's one line)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1; give a positive number")
+    return value
+
+
 def _load(path: str) -> tuple[Run, Template]:
     run = load_run(path)
     return run, load_template(run.template)
@@ -65,10 +76,11 @@ def cmd_ready(a: argparse.Namespace) -> int:
 
 def cmd_check(a: argparse.Namespace) -> int:
     from ..analysis.runproof import analyze_run
+    from ..analysis.soundness import properties_line
 
     run, template = _load(a.run)
     rep = analyze_run(run, template=template, behavioural=a.behavioural,
-                      max_states=a.max_states)
+                      max_states=a.max_states, max_memory=a.max_memory * 2**20)
     ok = rep.sound and (rep.drive_completes or a.allow_manual) and rep.agrees is not False
     code = 0 if ok else 4
     if a.json:
@@ -103,11 +115,15 @@ def cmd_check(a: argparse.Namespace) -> int:
     print(f"  drive(): {gates}{after}")
     b = rep.behaviour
     if b is not None:
-        extent = "complete" if b.complete else "cut at --max-states"
+        extent = ("complete" if b.complete else "cut at --max-states"
+                  if b.limit and "max_states=" in b.limit else "partial")
         verdict = {True: "confirms the proof", False: "CONTRADICTS the proof (please "
                    "report it)", None: "cannot confirm the proof"}[rep.agrees]
         print(f"  state space: {b.states} markings, {b.edges} firings ({extent}); "
               f"{b.deadlock_count} deadlock(s); {verdict}")
+        if b.properties is not None:
+            print(tw.fill(properties_line(b.properties), width=92,
+                          initial_indent="  properties: ", subsequent_indent=" " * 14))
         if b.limit:
             print(f"  note: {b.limit}")
     for reason in rep.reasons:
@@ -362,8 +378,11 @@ def register(add: Any) -> None:
     c.add_argument("--json", action="store_true", help="the report as JSON, for scripts")
     c.add_argument("--behavioural", action="store_true",
                    help="also build the state space and check that it confirms the proof")
-    c.add_argument("--max-states", type=int, default=100_000, metavar="N",
+    c.add_argument("--max-states", type=_at_least_one, default=100_000, metavar="N",
                    help="bound on the markings --behavioural explores (default 100000)")
+    c.add_argument("--max-memory", type=_at_least_one, default=1024, metavar="MB",
+                   help="bound on the memory --behavioural's state space may take, in MiB "
+                        "(estimated; default 1024)")
     c.add_argument("--allow-manual", action="store_true",
                    help="exit 0 when sound even if drive() stops at a manual gate")
     w = add("why", cmd_why, "explain what a transition is waiting for",
