@@ -613,3 +613,22 @@ def test_why_does_not_look_slices_up_one_by_one(tmp_path: Path,
 
     assert main(["why", str(tmp_path / "w.json"), "execute:last"]) == 0
     assert capsys.readouterr().out.count(": waits for slice ") == n
+
+
+def test_an_event_of_another_run_in_the_tail_is_refused(tmp_path: Path) -> None:
+    path = _chain(tmp_path / "run.json", 2)
+    pe.drive(path, FakePorts(), max_firings=1)
+    with open(pe.journal_path(path), "ab") as f:
+        f.write(json.dumps({"kind": "run_abandoned", "seq": 99, "time": 0.0,
+                            "run_id": "other", "reason": "not yours"}).encode() + b"\n")
+    with pytest.raises(pe.JournalError, match="a run_abandoned event of run 'other'"):
+        pe.load_run(path)
+
+
+def test_a_renamed_run_file_keeps_its_journal(tmp_path: Path) -> None:
+    path = _chain(tmp_path / "run.json", 3)
+    pe.drive(path, FakePorts(), max_firings=2, checkpoint_every=1000)
+    os.rename(path, tmp_path / "renamed.json")
+    os.rename(pe.journal_path(path), tmp_path / "renamed.events.jsonl")
+    assert _done(pe.load_run(tmp_path / "renamed.json")) == 1
+    assert pe.drive(tmp_path / "renamed.json", FakePorts()).status == "completed"

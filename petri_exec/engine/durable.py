@@ -89,8 +89,6 @@ def _check_header(scan: Scan, jpath: Path, path: Path, run: Run, origin: bool) -
         return
     if h.run_id != run.run_id:
         raise _foreign(jpath, path, h, run, "another run_id")
-    if h.run_file is not None and h.run_file != path.name:
-        raise _foreign(jpath, path, h, run, "another run file with the same stem")
     if h.identity != run.identity and not origin:
         raise _foreign(jpath, path, h, run, "another identity")
 
@@ -157,6 +155,12 @@ def load_durable(
 def _replay(run: Run, template: Template, deps: list[tuple[int, ...]], events: list[Event],
             strict: bool, jpath: Path, path: Path, where_of: Callable[[int], str]
             ) -> tuple[Run, int]:
+    for i, e in enumerate(events):
+        if e.run_id != run.run_id:
+            raise JournalError(f"{where_of(i)}: a {e.kind} event of run {e.run_id!r}, not "
+                               f"{run.run_id!r}: this journal holds another run's events; "
+                               f"'petri-exec drive {path} --fresh' moves it aside and "
+                               "starts a new one")
     todo = [(i, e) for i, e in enumerate(events) if e.kind == "transition_fired"
             or (e.kind == "run_abandoned" and e.digest is None)]
     if not todo:
