@@ -28,6 +28,7 @@ from ..run.model import Run
 from ..run.templates import Template, load_template
 from ..views.progress import BoardProgress, LineProgress
 from ..views.terminal import for_terminal
+from ..views.viewchoice import NET_VIEW_MAX_AREA_PT2, NET_VIEW_MAX_SIDE_PT
 from ..views.visualize import FORMATS, format_for, visualize
 
 __all__ = ["EXIT", "load_ports", "register"]
@@ -52,7 +53,8 @@ def _load(path: str) -> tuple[Run, Template]:
 
 
 def cmd_visualize(a: argparse.Namespace) -> int:
-    out = visualize(a.run, format_for(a.output, a.format), a.view)
+    out = visualize(a.run, format_for(a.output, a.format), a.view,
+                    explain=lambda line: print(f"petri-exec visualize: {line}", file=sys.stderr))
     if a.output:
         Path(a.output).write_bytes(out)
     else:
@@ -365,8 +367,12 @@ def register(add: Any) -> None:
                    help="svg and html need Graphviz (system dot, or pip install "
                         "'petri-exec[viz]'); png needs the system dot")
     v.add_argument("--view", choices=("net", "slices"),
-                   help="net: every place and transition; slices: one node per slice "
-                        "(default above 40 slices)")
+                   help="net: every place and transition; slices: one node per slice. "
+                        "Default: the net view while its picture stays readable (estimated "
+                        f"from the net's structure at most {NET_VIEW_MAX_AREA_PT2:,} pt2, "
+                        f"about six screens, and {NET_VIEW_MAX_SIDE_PT:,} pt a side), else the "
+                        "slices view; a note on stderr says which was chosen and the "
+                        "estimated size")
     r = add("ready", cmd_ready, "list enabled transitions",
             "petri-exec ready run.json\npetri-exec ready run.json --scheduler linear --json")
     r.add_argument("--scheduler", choices=("petri", "linear"), default="petri",

@@ -9,7 +9,7 @@ Values in, text or bytes out. Imports anything below (``engine`` for journals an
 from __future__ import annotations
 
 from .graphviz import INSTALL_HINT, render_dot
-from .htmlreport import html_report, last_failure, overlay_for
+from .htmlreport import html_report, last_failure, overlay_for, overlay_of, svg_inline
 from .netview import (
     COLOURS,
     Overlay,
@@ -21,8 +21,11 @@ from .netview import (
     to_dot,
 )
 from .progress import BoardProgress, LineProgress, event_line
-from .sliceview import header_label, slice_state, to_dot_slices, to_mermaid
-from .visualize import FORMATS, SLICES_VIEW_ABOVE, format_for, visualize
+from .runpage import RunPage, duration_text, legend_html, report_html, sections
+from .runstats import LaneStats, RunStats, log_paths
+from .sliceview import header_nodes, slice_state, to_dot_slices, to_mermaid
+from .viewchoice import ViewChoice, choose_view, net_view_size
+from .visualize import FORMATS, VIEWS, format_for, picture_dot, visualize
 
 __all__ = [
     "BoardProgress",
@@ -31,12 +34,26 @@ __all__ = [
     "INSTALL_HINT",
     "LineProgress",
     "Overlay",
-    "SLICES_VIEW_ABOVE",
+    "LaneStats",
+    "RunPage",
+    "RunStats",
+    "VIEWS",
+    "ViewChoice",
+    "choose_view",
+    "duration_text",
+    "legend_html",
+    "log_paths",
+    "net_view_size",
+    "overlay_of",
+    "picture_dot",
+    "report_html",
+    "sections",
+    "svg_inline",
     "dot_escape",
     "dot_tooltip_escape",
     "event_line",
     "format_for",
-    "header_label",
+    "header_nodes",
     "html_escape",
     "html_report",
     "last_failure",

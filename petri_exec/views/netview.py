@@ -37,7 +37,8 @@ __all__ = [
 
 #: Fill colours shared by every view and the HTML legend.
 COLOURS = {
-    "marked": "#3b6fb6",
+    "marked": "#a9c8f0",
+    "token": "#10305c",
     "enabled": "#c8f7d4",
     "enabled_border": "#1b7f3b",
     "fired": "#e4e4e4",
@@ -177,7 +178,7 @@ def _transition_node(t: Transition, ov: Overlay) -> str:
         classes.append("failed")
     return (f"t{t.index} [label={_q(label)} shape={shape} style={style} "
             f'fillcolor="{fill}" color="{border}" penwidth={width} fontcolor="{font}" '
-            f"class={_q(' '.join(classes))} tooltip={_tip(tooltip)}];")
+            f"class={_q(' '.join(classes))} id={_q('t:' + t.name)} tooltip={_tip(tooltip)}];")
 
 
 def to_dot(net: Net, run: Run, template: Template, marking: Mapping[str, int],
@@ -206,12 +207,11 @@ def to_dot(net: Net, run: Run, template: Template, marking: Mapping[str, int],
 
     def place(p: str, short: str) -> str:
         tokens = marking.get(p, 0)
-        mark = ("\u25cf" if tokens == 1 else str(tokens)) if tokens else ""
-        label = f'<<FONT COLOR="white">{mark}</FONT>>' if tokens else '""'
-        fill = COLOURS["marked"] if tokens else "white"
+        mark = ("\u2b24" if tokens == 1 else str(tokens)) if tokens else ""
+        fill, font = (COLOURS["marked"], COLOURS["token"]) if tokens else ("white", "#333333")
         cls = "place marked" if tokens else "place"
-        return (f"{pid[p]} [shape=circle fixedsize=true width=0.32 label={label} "
-                f'xlabel={_q(short)} style=filled fillcolor="{fill}" fontcolor="#333333" '
+        return (f"{pid[p]} [shape=circle fixedsize=true width=0.32 label={_q(mark)} "
+                f'xlabel={_q(short)} style=filled fillcolor="{fill}" fontcolor="{font}" '
                 f"fontsize=9 class={_q(cls)} tooltip={_tip(p + (' (marked)' if tokens else ''))}];")
 
     by_slice: dict[str | None, list[Transition]] = {}

@@ -9,8 +9,6 @@ seconds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from ..run.model import Run, Slice
 from ..run.templates import Template
 from .netview import (
@@ -18,12 +16,11 @@ from .netview import (
     Overlay,
     dot_escape,
     dot_tooltip_escape,
-    html_escape,
     mermaid_escape,
     shorten,
 )
 
-__all__ = ["header_label", "slice_state", "to_dot_slices", "to_mermaid"]
+__all__ = ["header_nodes", "slice_state", "to_dot_slices", "to_mermaid"]
 
 #: Slice states drawn by the views, with their legend text.
 STATES = {
@@ -32,10 +29,6 @@ STATES = {
     "done": "done",
     "failed": "failed",
 }
-
-#: Darker shades of the state colours, for legend glyphs on white.
-_INK = {"initial": "#aaaaaa", "started": "#e0a800", "done": "#4caf73", "failed": "#c0392b"}
-
 
 def slice_state(s: Slice, template: Template, overlay: Overlay) -> str:
     """``initial``, ``started``, ``done`` or ``failed`` (the failed step of the last halt
@@ -49,45 +42,91 @@ def slice_state(s: Slice, template: Template, overlay: Overlay) -> str:
     return "started"
 
 
+#: Lane and legend cells per header row when the body is narrower than this.
+HEADER_MIN_COLUMNS = 6
+
+
 def _enabled_slices(overlay: Overlay) -> set[str]:
     return {name.split(":", 1)[1] for name in overlay.enabled if ":" in name}
 
 
-def header_label(run: Run, template: Template, legend: Iterable[tuple[str, str]]) -> str:
-    """An HTML-like DOT label: the run's title, its run lane with the current status
-    highlighted, and a colour legend.
+def _row(cells: list[str], ids: list[str], visible: bool) -> list[str]:
+    """One header row: its cells, chained left to right (arrows when ``visible``)."""
+    edge = ('[arrowsize=0.4 color="#999999" weight=50]' if visible
+            else "[style=invis weight=50]")
+    out = [f"  {c}" for c in cells]
+    if len(ids) > 1:
+        out.append(f"  {' -> '.join(ids)} {edge};")
+    return out
+
+
+def header_nodes(run: Run, template: Template, columns: int) -> list[str]:
+    """The slices view's header as plain DOT nodes: the run lane (statuses and the steps
+    between them, the current status filled) and a legend of the slice colours.
+
+    Plain nodes and text only (no HTML-like labels), so system Graphviz and the WebAssembly
+    build draw the same thing. Each row is its own chain of nodes, so it starts at the left
+    edge; rows are declared bottom row first, as Graphviz stacks a left-to-right graph's
+    separate parts from the bottom up in the order they are declared, which puts the lane
+    on top of the legend and both on top of the slices declared before them.
 
     Args:
         run: The run.
         template: Its template.
-        legend: ``(colour, text)`` pairs, drawn as coloured squares.
+        columns: Cells per row (the lane and the legend wrap there).
 
     Returns:
-        The label, including its ``<`` ``>`` delimiters.
+        DOT statements (node and edge lines).
     """
-    e = html_escape
-    cells = []
+    q, tip = dot_escape, dot_tooltip_escape
+    lane: list[tuple[str, str]] = []
     for i, status in enumerate(template.run.statuses):
         if i:
             step = template.run.steps[i - 1]
-            arrow = "\u25b7 " + step.name + (" (manual)" if step.manual else "")
-            cells.append(f'<TD BORDER="0"><FONT POINT-SIZE="8" COLOR="#555555">{e(arrow)}'
-                         "</FONT></TD>")
+            text = step.name + (" (manual)" if step.manual else "")
+            lane.append((f"h{i}s", f'[label="{q(text)}" shape=plaintext style="" fontsize=8 '
+                         'fontcolor="#555555" class="lane step" '
+                         f'tooltip="{tip("run step " + text)}"]'))
         here = status == run.status
         fill = COLOURS["marked"] if here else "white"
-        text = f'<FONT COLOR="white"><B>{e(status)}</B></FONT>' if here else e(status)
-        cells.append(f'<TD BGCOLOR="{fill}" STYLE="rounded">{text}</TD>')
-    keys = "  ".join(f'<FONT COLOR="{c}">\u25a0</FONT> {e(t)}' for c, t in legend)
-    return (f'<<TABLE BORDER="0" CELLSPACING="2"><TR><TD><B>'
-            f"{e(f'run {run.run_id} ({run.template}): {run.status}')}</B></TD></TR>"
-            f'<TR><TD><TABLE BORDER="0" CELLSPACING="3"><TR>{"".join(cells)}</TR></TABLE>'
-            f'</TD></TR><TR><TD><FONT POINT-SIZE="10">legend: {keys}</FONT></TD></TR>'
-            "</TABLE>>")
+        extra = ' penwidth=2 class="lane status current"' if here else ' class="lane status"'
+        what = "the run's status now" if here else "run status"
+        lane.append((f"h{i}", f'[label="{q(status)}" fillcolor="{fill}"{extra} '
+                     f'tooltip="{tip(what + ": " + status)}"]'))
+    legend = [("hl", '[label="legend:" shape=plaintext style="" class="legend" '
+               'tooltip="legend"]')]
+    for state, text in STATES.items():
+        legend.append((f"hl_{state}", f'[label="{q(text)}" fillcolor="{COLOURS[state]}" '
+                       f'class="legend {state}" tooltip="slice {q(text)}"]'))
+    legend.append(("hl_enabled", f'[label="next step enabled" fillcolor="white" '
+                   f'color="{COLOURS["enabled_border"]}" penwidth=3 class="legend enabled" '
+                   'tooltip="slice whose next step is enabled (green border)"]'))
+    rows: list[list[str]] = []
+    for cells, visible in ((lane, True), (legend, False)):
+        for k in range(0, len(cells), columns):
+            chunk = cells[k:k + columns]
+            rows.append(_row([f"{n} {a};" for n, a in chunk], [n for n, _ in chunk], visible))
+    return [line for row in reversed(rows) for line in row]
 
 
-def _legend() -> list[tuple[str, str]]:
-    return [(_INK[k], v) for k, v in STATES.items()] + [
-        (COLOURS["enabled_border"], "next step enabled (green border)")]
+def _ranks(n: int, edges: list[tuple[int, int]]) -> int:
+    """How many columns Graphviz gives ``n`` nodes joined by ``edges`` (the longest path
+    in nodes; ``edges`` is acyclic, as a run's dependencies are)."""
+    succ: list[list[int]] = [[] for _ in range(n)]
+    indeg = [0] * n
+    for a, b in edges:
+        succ[a].append(b)
+        indeg[b] += 1
+    level = [1] * n
+    todo = [k for k in range(n) if not indeg[k]]
+    while todo:
+        k = todo.pop()
+        for m in succ[k]:
+            level[m] = max(level[m], level[k] + 1)
+            indeg[m] -= 1
+            if not indeg[m]:
+                todo.append(m)
+    return max(level, default=0)
 
 
 def to_dot_slices(run: Run, template: Template, overlay: Overlay | None = None) -> str:
@@ -109,7 +148,7 @@ def to_dot_slices(run: Run, template: Template, overlay: Overlay | None = None) 
              '  graph [fontname="Helvetica" fontsize=11];',
              '  node [fontname="Helvetica" fontsize=10 shape=box style="filled,rounded"];',
              '  edge [arrowsize=0.6 color="#555555"];',
-             f"  labelloc=t; label={header_label(run, template, _legend())};"]
+             f'  labelloc=t; label="{q(f"run {run.run_id} ({run.template}): {run.status}")}";']
     index = {s.id: k for k, s in enumerate(run.slices)}
     groups: dict[str | None, list[int]] = {}
     for k, s in enumerate(run.slices):
@@ -142,12 +181,15 @@ def to_dot_slices(run: Run, template: Template, overlay: Overlay | None = None) 
             elif state == "failed":
                 extra = f' color="{COLOURS["failed_border"]}" penwidth=2'
             lines.append(f'{ind}s{k} [label="{q(label)}" fillcolor="{COLOURS[state]}" '
-                         f'class="{cls}" tooltip="{dot_tooltip_escape(tooltip)}"{extra}];')
+                         f'class="{cls}" id="s:{q(s.id)}" tooltip="{dot_tooltip_escape(tooltip)}"'
+                         f"{extra}];")
         if epic is not None:
             lines.append("  }")
+    edges: list[tuple[int, int]] = []
     for k, s in enumerate(run.slices):
         for d in s.depends_on:
             if d in index:
+                edges.append((index[d], k))
                 lines.append(f'  s{index[d]} -> s{k} [class="dependency"];')
     for ep in run.epics:
         if ep.id not in cluster_of:
@@ -155,8 +197,11 @@ def to_dot_slices(run: Run, template: Template, overlay: Overlay | None = None) 
         head = groups[ep.id][0]
         for dep in ep.depends_on:
             if dep in cluster_of:
+                edges.append((groups[dep][0], head))
                 lines.append(f"  s{groups[dep][0]} -> s{head} [ltail={cluster_of[dep]} "
                              f'lhead={cluster_of[ep.id]} penwidth=2.5 class="dependency epic"];')
+    columns = max(_ranks(len(run.slices), edges), HEADER_MIN_COLUMNS)
+    lines.extend(header_nodes(run, template, columns))
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -217,5 +262,5 @@ def to_mermaid(run: Run, template: Template, overlay: Overlay | None = None) -> 
         lines.append(f"  classDef {cls} fill:{COLOURS[cls]},stroke:#555")
     lines.append(f"  classDef enabled fill:{COLOURS['enabled']},stroke:"
                  f"{COLOURS['enabled_border']},stroke-width:3px")
-    lines.append(f"  classDef current fill:{COLOURS['marked']},color:#fff")
+    lines.append(f"  classDef current fill:{COLOURS['marked']},color:{COLOURS['token']}")
     return "\n".join(lines) + "\n"

@@ -1,32 +1,37 @@
 """``petri-exec visualize`` as a function: a run file drawn in one of six formats.
 
-The net view or the slices view (default above :data:`SLICES_VIEW_ABOVE` slices) as DOT,
-SVG or PNG (through :mod:`petri_exec.views.graphviz`), the self-contained HTML report, Mermaid, or
-the net's JSON form, each with the current marking and the journal's fired and failed steps.
+The net view or the slices view (by default the net view while its picture stays readable,
+see :mod:`.viewchoice`) as DOT, SVG or PNG (through :mod:`petri_exec.views.graphviz`), the
+self-contained HTML report, Mermaid, or the net's JSON form, each with the current marking
+and the journal's fired and failed steps.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from ..core.compile import compile_run, marking_of
-from ..engine.durable import load_run
+from ..core.net import Net
+from ..engine.durable import load_durable
 from ..errors import UsageError
 from ..interchange.netjson import net_json
-from ..run.templates import load_template
+from ..run.model import Run
+from ..run.templates import Template
 from .graphviz import render_dot
-from .htmlreport import html_report, overlay_for
-from .netview import to_dot
+from .htmlreport import html_report, overlay_of
+from .netview import Overlay, to_dot
 from .sliceview import to_dot_slices, to_mermaid
+from .viewchoice import choose_view
 
-__all__ = ["FORMATS", "SLICES_VIEW_ABOVE", "format_for", "visualize"]
+__all__ = ["FORMATS", "VIEWS", "format_for", "picture_dot", "visualize"]
 
 #: The formats ``visualize`` writes.
 FORMATS = ("dot", "svg", "png", "mermaid", "html", "json")
-#: Runs with more slices than this are drawn with the slices view unless told otherwise.
-SLICES_VIEW_ABOVE = 40
+#: The views it draws.
+VIEWS = ("net", "slices")
 _ALIASES = {"gv": "dot", "htm": "html", "mmd": "mermaid"}
 
 
@@ -51,41 +56,67 @@ def format_for(output: str | None, fmt: str | None) -> str:
     return chosen
 
 
-def visualize(run_path: str | os.PathLike[str], fmt: str, view: str | None = None) -> bytes:
+def picture_dot(net: Net, run: Run, template: Template, overlay: Overlay, view: str) -> str:
+    """The DOT source of ``view`` (``net`` or ``slices``) for a run: the one picture the
+    report, the live page and ``visualize`` draw.
+
+    Args:
+        net: The run's compiled net.
+        run: The run.
+        template: Its template.
+        overlay: Enabled, fired and failed transitions.
+        view: ``net`` or ``slices``.
+
+    Returns:
+        A DOT digraph.
+    """
+    if view == "net":
+        return to_dot(net, run, template, marking_of(run), overlay)
+    return to_dot_slices(run, template, overlay)
+
+
+def visualize(run_path: str | os.PathLike[str], fmt: str, view: str | None = None,
+              explain: Callable[[str], object] | None = None) -> bytes:
     """Draw a run file.
 
     Args:
         run_path: The run file (its journal beside it gives the fired and failed steps).
         fmt: One of :data:`FORMATS`.
-        view: ``"net"`` or ``"slices"``; None picks ``slices`` above
-            :data:`SLICES_VIEW_ABOVE` slices, else ``net``.
+        view: ``"net"`` or ``"slices"``; None picks the net view while its picture stays
+            readable, else the slices view (:func:`petri_exec.views.viewchoice.choose_view`).
+        explain: Called with one line saying which view was picked and why, when ``view``
+            is None and the format draws a view (dot, svg, png, html).
 
     Returns:
         The file's bytes (UTF-8 text for every format but PNG).
 
     Raises:
         RunFileError: The run file is invalid.
+        JournalError: Its journal is damaged.
         UsageError: Unknown format or view, or no Graphviz for SVG, PNG or HTML.
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    if view not in (None, "net", "slices"):
+    if view not in (None, *VIEWS):
         raise UsageError(f"unknown view {view!r}; use net or slices")
-    run = load_run(run_path)
-    template = load_template(run.template)
+    durable = load_durable(run_path)
+    run, template = durable.run, durable.template
     net = compile_run(run, template=template)
-    overlay = overlay_for(run_path, net, run)
-    view = view or ("slices" if len(run.slices) > SLICES_VIEW_ABOVE else "net")
-    marking = marking_of(run)
+    overlay = overlay_of(durable.events, net, run)
     if fmt == "json":
         enabled = (net.transition(n) for n in overlay.enabled)
-        return (json.dumps(net_json(net, marking, enabled), indent=2) + "\n").encode()
+        return (json.dumps(net_json(net, marking_of(run), enabled), indent=2) + "\n").encode()
     if fmt == "mermaid":
         return to_mermaid(run, template, overlay).encode()
-    src = (to_dot(net, run, template, marking, overlay) if view == "net"
-           else to_dot_slices(run, template, overlay))
+    if view is None:
+        choice = choose_view(net, run)
+        view = choice.view
+        if explain is not None:
+            explain(choice.reason)
+    src = picture_dot(net, run, template, overlay, view)
     if fmt == "dot":
         return src.encode()
     if fmt == "html":
-        return html_report(run, template, overlay, render_dot(src, "svg"), run_path).encode()
+        return html_report(run, template, net, overlay, render_dot(src, "svg"), run_path,
+                           durable.events, durable.torn, view).encode()
     return render_dot(src, fmt)

@@ -1,0 +1,252 @@
+"""Following a run while another process drives it: the journal, read as it grows.
+
+:class:`RunFollower` loads a run once (run.json plus its journal, as ``load_run`` does),
+then reads only the bytes appended to ``<run stem>.events.jsonl`` since the last look and
+applies each firing to its own copy of the run: no re-reading of run.json while the drive
+goes on. It reloads from scratch only when something other than a firing changed the run:
+run.json replaced without a ``checkpoint`` event explaining it, the journal replaced or cut,
+an event it cannot apply. A run file that disappears or breaks is an ``error`` (a line for
+the page), never an exception: the follower keeps its last good state and recovers by
+itself when the file comes back. Each look costs two ``stat`` calls plus the new bytes.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from ...core.compile import compile_run, marking_of
+from ...core.net import Net
+from ...core.schedulers import PetriScheduler
+from ...engine.durable import load_durable
+from ...engine.journal import Event, journal_path
+from ...engine.live import LiveRun
+from ...errors import JournalError, PetriExecError, UnknownTransitionError
+from ...run.model import Run
+from ...run.templates import Template
+from ..htmlreport import last_failure
+from ..netview import Overlay
+from ..runstats import RunStats
+
+__all__ = ["RunFollower"]
+
+#: Events kept for the timeline (older ones are counted, not kept).
+KEEP_EVENTS = 500
+_QUIET = ("transition_started", "transition_failed", "net_completed", "net_halted",
+          "net_deadlocked", "net_paused")
+
+
+def _signature(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class _Reload(Exception):
+    """Something other than a firing changed the run: load it again."""
+
+
+class RunFollower:
+    """One run file, followed through its journal.
+
+    Attributes:
+        path: The run file.
+        version: Bumped whenever what the page shows changes.
+        error: Why the run cannot be shown now (file gone, damaged), else None.
+        run: The run as of the last event read (None until it loaded once).
+        template: Its template.
+        net: Its compiled net.
+        overlay: Enabled, fired and failed transitions.
+        events: The last :data:`KEEP_EVENTS` events, oldest first.
+        total: How many events the journal holds.
+        torn: Whether the journal ends in a torn line (a crash mid-append).
+        stats: Attempts, timing and logs per slice.
+    """
+
+    def __init__(self, path: str | os.PathLike[str],
+                 template_dirs: Iterable[str | os.PathLike[str]] = ()) -> None:
+        """Follow ``path`` (nothing is read until :meth:`poll`).
+
+        Args:
+            path: The run file.
+            template_dirs: Extra template directories.
+        """
+        self.path = Path(path)
+        self.journal = journal_path(path)
+        self._dirs = tuple(template_dirs)
+        self.version = 0
+        self.error: str | None = None
+        self.run: Run | None = None
+        self.template: Template | None = None
+        self.net: Net | None = None
+        self.overlay = Overlay()
+        self.events: collections.deque[Event] = collections.deque(maxlen=KEEP_EVENTS)
+        self.total = 0
+        self.torn = False
+        self.stats: RunStats | None = None
+        self._live: LiveRun | None = None
+        self._fired: set[str] = set()
+        self._offset = 0
+        self._journal_id: tuple[int, int] | None = None
+        self._run_sig: tuple[int, int, int, int] | None = None
+        self._dirty = False
+
+    def poll(self) -> bool:
+        """Look at the files once and apply what changed.
+
+        Returns:
+            Whether the state (or the error) changed; :attr:`version` is bumped then.
+        """
+        before = self.error
+        try:
+            try:
+                st = os.stat(self.path)
+            except FileNotFoundError:
+                raise PetriExecError(f"{self.path}: the run file is gone (deleted or "
+                                     "moved); put it back and this page recovers") from None
+            except OSError as e:
+                raise PetriExecError(f"{self.path}: cannot read the run file "
+                                     f"({e.strerror})") from None
+            if self.run is None or _signature(st) != self._run_sig:
+                self._load()
+            else:
+                try:
+                    self._follow()
+                except _Reload:
+                    self._load()
+            self.error = None
+        except PetriExecError as e:
+            self.error = str(e)
+        changed = self._dirty or before != self.error
+        if changed:
+            self.version += 1
+        self._dirty = False
+        return changed
+
+    def _load(self) -> None:
+        """Read run.json and the whole journal again (retried: a checkpoint may be under
+        way between the two reads)."""
+        for attempt in range(3):
+            try:
+                sig = _signature(os.stat(self.path))
+                durable = load_durable(self.path, template_dirs=self._dirs)
+                break
+            except JournalError:
+                if attempt == 2:
+                    raise
+                time.sleep(0.05)
+            except FileNotFoundError:
+                raise PetriExecError(f"{self.path}: the run file is gone") from None
+            except OSError as e:
+                raise PetriExecError(f"{self.path}: cannot read the run file "
+                                     f"({e.strerror})") from None
+        self.run, self.template = durable.run, durable.template
+        self.net = compile_run(durable.run, template=durable.template)
+        self._live = LiveRun(durable.run, durable.template)
+        self.events.clear()
+        self.events.extend(durable.events)
+        self.total = len(durable.events)
+        self.torn = durable.torn
+        self.stats = RunStats(self.net, durable.events)
+        self._fired = {e.transition for e in durable.events
+                       if e.kind == "transition_fired" and e.transition}
+        self._run_sig = sig
+        self._offset, self._journal_id = self._position(len(durable.events))
+        self._refresh()
+
+    def _position(self, lines: int) -> tuple[int, tuple[int, int] | None]:
+        """The byte offset just after the journal's first ``lines`` lines, and its identity."""
+        try:
+            with open(self.journal, "rb") as f:
+                st = os.fstat(f.fileno())
+                offset = 0
+                seen = 0
+                while seen < lines:
+                    chunk = f.read(1 << 20)
+                    if not chunk:
+                        break
+                    start = 0
+                    while seen < lines:
+                        nl = chunk.find(b"\n", start)
+                        if nl < 0:
+                            break
+                        seen += 1
+                        start = nl + 1
+                    offset += start if seen == lines else len(chunk)
+                return offset, (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            return 0, None
+        except OSError as e:
+            raise PetriExecError(f"{self.journal}: cannot read the journal ({e.strerror})") \
+                from None
+
+    def _follow(self) -> None:
+        """Apply the events appended since the last look."""
+        try:
+            with open(self.journal, "rb") as f:
+                st = os.fstat(f.fileno())
+                if self._journal_id not in (None, (st.st_dev, st.st_ino)) \
+                        or st.st_size < self._offset:
+                    raise _Reload
+                self._journal_id = (st.st_dev, st.st_ino)
+                f.seek(self._offset)
+                data = f.read()
+        except FileNotFoundError:
+            if self._offset:
+                raise _Reload from None
+            return
+        except OSError as e:
+            raise PetriExecError(f"{self.journal}: cannot read the journal ({e.strerror})") \
+                from None
+        end = data.rfind(b"\n") + 1
+        self.torn = end < len(data)
+        if not end:
+            return
+        lines = data[:end].split(b"\n")[:-1]
+        assert self._live is not None and self.net is not None and self.stats is not None
+        for n, line in enumerate(lines):
+            try:
+                event = Event.from_json(json.loads(line))
+            except (ValueError, JournalError) as err:
+                raise PetriExecError(f"{self.journal}: line {self.total + n + 1}: not a "
+                                     f"valid event ({err}): the journal is damaged") from None
+            self._apply(event)
+        self.total += len(lines)
+        self._offset += end
+        self._refresh()
+
+    def _apply(self, e: Event) -> None:
+        assert self._live is not None and self.net is not None and self.stats is not None
+        if e.kind == "transition_fired":
+            try:
+                t = self.net.transition(e.transition or "")
+            except UnknownTransitionError:
+                raise _Reload from None
+            if not self._live.applied(t):
+                self._live.apply(t, e.facts or {})
+            self._fired.add(t.name)
+        elif e.kind == "run_abandoned":
+            self._live.abandoned = e.reason or "abandoned"
+        elif e.kind == "checkpoint":
+            try:
+                self._run_sig = _signature(os.stat(self.path))
+            except OSError:
+                self._run_sig = None
+        elif e.kind not in _QUIET:
+            raise _Reload
+        self.events.append(e)
+        self.stats.add(e)
+
+    def _refresh(self) -> None:
+        """Rebuild the run value and the overlay after a batch of events (O(net))."""
+        assert self._live is not None and self.net is not None
+        self.run = self._live.snapshot()
+        failed, reason = last_failure(list(self.events))
+        marking = marking_of(self.run)
+        enabled = frozenset(t.name for t in PetriScheduler(self.net).ready(marking)) \
+            if self.run.abandoned is None else frozenset()
+        self.overlay = Overlay(enabled=enabled, fired=frozenset(self._fired), failed=failed,
+                               failed_reason=reason)
+        self._dirty = True
