@@ -13,20 +13,25 @@ import sys
 import textwrap
 import traceback
 from collections.abc import Callable
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 from ..errors import PetriExecError
 from ..views.terminal import for_terminal
-from . import commands, operate
+from . import commands, operate, serve
 
 __all__ = ["COMMANDS", "AddCommand", "build_parser", "main"]
 
-#: ``add(name, handler, help, examples) -> parser``: declares one subcommand taking RUN.
-AddCommand = Callable[[str, Callable[[argparse.Namespace], int], str, str],
-                      argparse.ArgumentParser]
+class AddCommand(Protocol):
+    """``add(name, handler, help, examples, *, many=False) -> parser``: declares one
+    subcommand taking RUN (``many``: one or more RUN, files or directories of runs)."""
+
+    def __call__(self, name: str, fn: Callable[[argparse.Namespace], int], help_: str,
+                 example: str, *, many: bool = False) -> argparse.ArgumentParser: ...
+
 
 #: Each command module's ``register(add)``, in the order ``--help`` lists them.
-COMMANDS: tuple[Callable[[AddCommand], None], ...] = (commands.register, operate.register)
+COMMANDS: tuple[Callable[[AddCommand], None], ...] = (commands.register, operate.register,
+                                                      serve.register)
 
 _EXIT_CODES = ("exit codes: 0 success/completed, 1 internal error, 2 bad input or usage, "
                "3 halted, 4 deadlocked, 5 paused")
@@ -40,6 +45,7 @@ _EPILOG = f"""examples:
   petri-exec visualize run.json -o run.svg       a picture of the net
   petri-exec export run.json --format pnml       the net in a standard format
   petri-exec abandon run.json --reason "..."     stop a run for good
+  petri-exec serve run.json                      watch it live in a browser
 
 {_EXIT_CODES}
 run 'petri-exec COMMAND --help' for a command's options; docs/cli.md has the details."""
@@ -63,13 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str,
-            example: str) -> argparse.ArgumentParser:
+            example: str, *, many: bool = False) -> argparse.ArgumentParser:
         lines = example.split("\n")
         sp = sub.add_parser(name, help=help_, description=textwrap.fill(help_, 79),
                             epilog=("example:" if len(lines) == 1 else "examples:") + "".join(
                                 "\n  " + x for x in lines) + "\n\n" + _EXIT_CODES,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-        sp.add_argument("run", metavar="RUN", help="the run file (run.json)")
+        if many:
+            sp.add_argument("run", metavar="RUN", nargs="+",
+                            help="run files (run.json), or directories: every run file in them")
+        else:
+            sp.add_argument("run", metavar="RUN", help="the run file (run.json)")
         sp.set_defaults(func=fn)
         return sp
 

@@ -27,8 +27,8 @@ from .netview import COLOURS, Overlay, html_escape, shorten
 from .runstats import LaneStats, RunStats
 from .sliceview import STATES, slice_state
 
-__all__ = ["SECTIONS", "STYLE", "RunPage", "duration_text", "legend_html", "report_html",
-           "sections", "waiting_steps"]
+__all__ = ["SECTIONS", "STYLE", "RunPage", "document", "duration_text", "legend_html",
+           "report_html", "sections", "waiting_steps"]
 
 #: The page's sections, in page order: (id, heading).
 SECTIONS = (("summary", ""), ("picture", "Net"), ("waiting", "Waiting"),
@@ -282,32 +282,49 @@ def sections(page: RunPage) -> dict[str, str]:
             "waiting": _waiting(page), "slices": _board(page), "journal": _journal(page)}
 
 
-def report_html(page: RunPage, extra_head: str = "", extra_body: str = "",
-                banner: str = "") -> str:
-    """The whole page: the self-contained report, or (with the extras) the live page.
+def document(title: str, name: str, html: Mapping[str, str], *, heading: str | None = None,
+             sections_order: Sequence[tuple[str, str]] = SECTIONS, extra_head: str = "",
+             banner: str = "", extra_body: str = "") -> str:
+    """A whole page around rendered sections.
+
+    Args:
+        title: The run id (the page's title and heading).
+        name: The run file, shown beside the heading.
+        html: Each section's HTML, by id.
+        heading: The heading (default ``run <title>``).
+        sections_order: ``(id, heading)`` of each section, in page order.
+        extra_head: Markup added to ``<head>`` (the live page's stylesheet).
+        banner: Markup above the sections (the live page's status line).
+        extra_body: Markup added at the end of ``<body>`` (the live page's script).
+
+    Returns:
+        The HTML document.
+    """
+    e = html_escape
+    parts: list[str] = []
+    for sid, head in sections_order:
+        top = f"<h2>{head}</h2>" if head else ""
+        parts.append(f'{top}<section id="{sid}">{html.get(sid, "")}</section>')
+        if sid == "picture":
+            parts.append(f"<h2>Legend</h2>{legend_html()}")
+    h1 = e(heading) if heading is not None else f"run <code>{e(title)}</code>"
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{e(title)} · petri-exec</title><style>{STYLE}</style>{extra_head}"
+        f"</head><body><h1>{h1} <small><code>{e(name)}</code></small></h1>{banner}"
+        f"{''.join(parts)}{extra_body}</body></html>\n"
+    )
+
+
+def report_html(page: RunPage) -> str:
+    """The self-contained report: the page's sections in a document that loads nothing
+    from elsewhere and runs no script (no external stylesheets, images or fonts; every
+    label is escaped).
 
     Args:
         page: What to show.
-        extra_head: Markup added to ``<head>`` (the live page's script and style).
-        extra_body: Markup added at the end of ``<body>``.
-        banner: Markup above the sections (the live page's status line).
 
     Returns:
-        The HTML document. Without extras it loads nothing from elsewhere and runs no
-        script: no external stylesheets, images or fonts; every label is escaped.
+        The HTML document.
     """
-    e = html_escape
-    html = sections(page)
-    parts: list[str] = []
-    for sid, heading in SECTIONS:
-        title = f"<h2>{heading}</h2>" if heading else ""
-        parts.append(f'{title}<section id="{sid}">{html[sid]}</section>')
-        if sid == "picture":
-            parts.append(f"<h2>Legend</h2>{legend_html()}")
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{e(page.run.run_id)} · petri-exec</title><style>{STYLE}</style>{extra_head}"
-        f"</head><body><h1>run <code>{e(page.run.run_id)}</code> "
-        f"<small><code>{e(page.name)}</code></small></h1>{banner}{''.join(parts)}"
-        f"{extra_body}</body></html>\n"
-    )
+    return document(page.run.run_id, page.name, sections(page))
