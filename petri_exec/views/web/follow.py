@@ -92,6 +92,8 @@ class RunFollower:
         self._journal_id: tuple[int, int] | None = None
         self._run_sig: tuple[int, int, int, int] | None = None
         self._dirty = False
+        #: How many times the run was read whole (the first load included).
+        self.loads = 0
 
     def poll(self) -> bool:
         """Look at the files once and apply what changed.
@@ -101,20 +103,15 @@ class RunFollower:
         """
         before = self.error
         try:
-            try:
-                st = os.stat(self.path)
-            except FileNotFoundError:
-                raise PetriExecError(f"{self.path}: the run file is gone (deleted or "
-                                     "moved); put it back and this page recovers") from None
-            except OSError as e:
-                raise PetriExecError(f"{self.path}: cannot read the run file "
-                                     f"({e.strerror})") from None
-            if self.run is None or _signature(st) != self._run_sig:
+            if self.run is None:
+                self._stat()
                 self._load()
             else:
                 try:
-                    self._follow()
+                    self._follow()  # a checkpoint event here explains a new run.json
                 except _Reload:
+                    self._load()
+                if self._stat() != self._run_sig:
                     self._load()
             self.error = None
         except PetriExecError as e:
@@ -125,23 +122,33 @@ class RunFollower:
         self._dirty = False
         return changed
 
+    def _stat(self) -> tuple[int, int, int, int]:
+        """run.json's identity and size now."""
+        try:
+            return _signature(os.stat(self.path))
+        except FileNotFoundError:
+            raise PetriExecError(f"{self.path}: the run file is gone (deleted or moved); "
+                                 "put it back and this page recovers") from None
+        except OSError as e:
+            raise PetriExecError(f"{self.path}: cannot read the run file ({e.strerror})") \
+                from None
+
     def _load(self) -> None:
         """Read run.json and the whole journal again (retried: a checkpoint may be under
         way between the two reads)."""
         for attempt in range(3):
+            sig = self._stat()
             try:
-                sig = _signature(os.stat(self.path))
                 durable = load_durable(self.path, template_dirs=self._dirs)
                 break
             except JournalError:
                 if attempt == 2:
                     raise
                 time.sleep(0.05)
-            except FileNotFoundError:
-                raise PetriExecError(f"{self.path}: the run file is gone") from None
             except OSError as e:
                 raise PetriExecError(f"{self.path}: cannot read the run file "
                                      f"({e.strerror})") from None
+        self.loads += 1
         self.run, self.template = durable.run, durable.template
         self.net = compile_run(durable.run, template=durable.template)
         self._live = LiveRun(durable.run, durable.template)
@@ -201,7 +208,9 @@ class RunFollower:
             raise PetriExecError(f"{self.journal}: cannot read the journal ({e.strerror})") \
                 from None
         end = data.rfind(b"\n") + 1
-        self.torn = end < len(data)
+        if (end < len(data)) != self.torn:
+            self.torn = end < len(data)
+            self._dirty = True
         if not end:
             return
         lines = data[:end].split(b"\n")[:-1]
@@ -233,7 +242,7 @@ class RunFollower:
             try:
                 self._run_sig = _signature(os.stat(self.path))
             except OSError:
-                self._run_sig = None
+                self._run_sig = None  # the next look reloads or reports it
         elif e.kind not in _QUIET:
             raise _Reload
         self.events.append(e)

@@ -96,7 +96,10 @@
     panel.hidden = false;
     try {
       const r = await fetch(url, { cache: "no-store" });
-      const text = what.kind === "log" ? await r.text() : (await r.json()).text;
+      let text = await r.text();
+      if (what.kind !== "log") {
+        try { text = JSON.parse(text).text; } catch (e) { /* a plain-text refusal */ }
+      }
       if (state.open !== what) return;
       const atEnd = panelText.scrollTop + panelText.clientHeight >= panelText.scrollHeight - 4;
       panelText.textContent = text;
@@ -121,7 +124,9 @@
       const r = await fetch(base + "/actions/" + encodeURIComponent(action), {
         method: "POST", headers, body: JSON.stringify(body), cache: "no-store",
       });
-      const answer = await r.json();
+      const text = await r.text();
+      let answer;
+      try { answer = JSON.parse(text); } catch (e) { answer = { ok: false, message: text }; }
       actionEl.textContent = (answer.ok ? "done: " : "refused: ") + answer.message;
       actionEl.className = answer.ok ? "ok" : "failed";
     } catch (e) {
