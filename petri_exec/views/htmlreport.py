@@ -48,8 +48,9 @@ def last_failure(events: Sequence[Event]) -> tuple[str | None, str | None]:
 
 
 def overlay_of(events: Sequence[Event], net: Net, run: Run) -> Overlay:
-    """The overlay of a run: enabled transitions now, fired ones from ``events``, and the
-    failed step of the last halt (nothing is enabled in an abandoned run).
+    """The overlay of a run: enabled transitions now, fired ones from ``events``, the
+    failed step of the last halt and the steps running now (nothing is enabled in an
+    abandoned run).
 
     Args:
         events: The run's journal, oldest first.
@@ -64,7 +65,10 @@ def overlay_of(events: Sequence[Event], net: Net, run: Run) -> Overlay:
     failed, reason = last_failure(events)
     enabled = frozenset(t.name for t in PetriScheduler(net).ready(marking_of(run))) \
         if run.abandoned is None else frozenset()
-    return Overlay(enabled=enabled, fired=fired, failed=failed, failed_reason=reason)
+    running = frozenset(n for lane in RunStats(net, events).lanes.values()
+                        for n in lane.running)
+    return Overlay(enabled=enabled, fired=fired, failed=failed, failed_reason=reason,
+                   running=running)
 
 
 def overlay_for(run_path: str | os.PathLike[str], net: Net, run: Run) -> Overlay:

@@ -48,6 +48,7 @@ COLOURS = {
     "transition": "#f7f7f7",
     "initial": "#ffffff",
     "started": "#ffe8a3",
+    "running_border": "#b07d00",
     "done": "#b7e4c7",
     "run_lane": "#eef3fb",
     "read": "#5a7fb0",
@@ -65,12 +66,20 @@ class Overlay:
         fired: Names of transitions fired (from the journal).
         failed: Name of the failed transition of the last halt, or None.
         failed_reason: Its reason.
+        running: Names of transitions whose step is running now (started by a drive and
+            neither fired nor failed yet).
     """
 
     enabled: frozenset[str] = frozenset()
     fired: frozenset[str] = frozenset()
     failed: str | None = None
     failed_reason: str | None = None
+    running: frozenset[str] = frozenset()
+
+    @property
+    def running_slices(self) -> frozenset[str]:
+        """The slices with a step running now."""
+        return frozenset(n.split(":", 1)[1] for n in self.running if ":" in n)
 
     @property
     def failed_slice(self) -> str | None:
@@ -169,6 +178,10 @@ def _transition_node(t: Transition, ov: Overlay) -> str:
     if t.name in ov.enabled:
         fill, border, width, font = COLOURS["enabled"], COLOURS["enabled_border"], 3, "black"
         classes.append("enabled")
+    if t.name in ov.running:
+        fill, border, width, font = COLOURS["started"], COLOURS["running_border"], 3, "black"
+        label += "\n(running)"
+        classes.append("running")
     tooltip = t.name + (f" (port {t.port})" if t.port else "") + \
         (f" (handler {t.handler})" if t.handler else "")
     if t.name == ov.failed:

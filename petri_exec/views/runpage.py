@@ -31,7 +31,7 @@ __all__ = ["SECTIONS", "STYLE", "RunPage", "document", "duration_text", "legend_
            "report_html", "sections", "waiting_steps"]
 
 #: The page's sections, in page order: (id, heading).
-SECTIONS = (("summary", ""), ("picture", "Net"), ("waiting", "Waiting"),
+SECTIONS = (("summary", ""), ("picture", "Picture"), ("waiting", "Waiting"),
             ("slices", "Slices"), ("journal", "Journal"))
 _TERMINAL = ("net_completed", "net_deadlocked", "net_paused", "net_halted")
 _JOURNAL_ROWS = 2000
@@ -258,6 +258,7 @@ def legend_html() -> str:
         (COLOURS["marked"], "place holding a token (the current marking)"),
         (COLOURS["enabled"], "transition enabled now (green border)"),
         (COLOURS["fired"], "transition fired (from the journal)"),
+        (COLOURS["started"], "transition running now (started by a drive, not yet done)"),
         (COLOURS["failed"], "the failed step of the last halt (red, with its reason)"),
         (COLOURS["manual"], "manual gate (house shape): fire it with petri-exec fire"),
     ] + [(COLOURS[k], f"slice: {v}") for k, v in STATES.items()]
@@ -305,8 +306,8 @@ def document(title: str, name: str, html: Mapping[str, str], *, heading: str | N
     for sid, head in sections_order:
         top = f"<h2>{head}</h2>" if head else ""
         parts.append(f'{top}<section id="{sid}">{html.get(sid, "")}</section>')
-        if sid == "picture":
-            parts.append(f"<h2>Legend</h2>{legend_html()}")
+    if any(sid == "picture" for sid, _ in sections_order):
+        parts.append(f"<h2>Legend</h2>{legend_html()}")
     h1 = e(heading) if heading is not None else f"run <code>{e(title)}</code>"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -32,10 +32,11 @@ STATES = {
 
 def slice_state(s: Slice, template: Template, overlay: Overlay) -> str:
     """``initial``, ``started``, ``done`` or ``failed`` (the failed step of the last halt
-    is in this slice, or its ``facts.verdict`` is ``"failed"``)."""
+    is in this slice, or its ``facts.verdict`` is ``"failed"``; a slice whose first step is
+    running is ``started``)."""
     if s.id == overlay.failed_slice or s.facts.get("verdict") == "failed":
         return "failed"
-    if s.status == template.slice.initial:
+    if s.status == template.slice.initial and s.id not in overlay.running_slices:
         return "initial"
     if s.status == template.slice.end:
         return "done"
@@ -175,6 +176,9 @@ def to_dot_slices(run: Run, template: Template, overlay: Overlay | None = None) 
                 tooltip += f" FAILED: {overlay.failed_reason or ''}"
             cls = f"slice {state}"
             extra = ""
+            if s.id in overlay.running_slices:
+                label += "\n(running)"
+                cls += " running"
             if s.id in enabled:
                 cls += " enabled"
                 extra = f' color="{COLOURS["enabled_border"]}" penwidth=3'

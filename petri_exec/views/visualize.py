@@ -85,7 +85,7 @@ def visualize(run_path: str | os.PathLike[str], fmt: str, view: str | None = Non
         view: ``"net"`` or ``"slices"``; None picks the net view while its picture stays
             readable, else the slices view (:func:`petri_exec.views.viewchoice.choose_view`).
         explain: Called with one line saying which view was picked and why, when ``view``
-            is None and the format draws a view (dot, svg, png, html).
+            is None and the format draws a view (dot, svg, png, html), once it is drawn.
 
     Returns:
         The file's bytes (UTF-8 text for every format but PNG).
@@ -108,15 +108,16 @@ def visualize(run_path: str | os.PathLike[str], fmt: str, view: str | None = Non
         return (json.dumps(net_json(net, marking_of(run), enabled), indent=2) + "\n").encode()
     if fmt == "mermaid":
         return to_mermaid(run, template, overlay).encode()
-    if view is None:
-        choice = choose_view(net, run)
-        view = choice.view
-        if explain is not None:
-            explain(choice.reason)
+    choice = choose_view(net, run) if view is None else None
+    view = choice.view if choice is not None else view or "net"
     src = picture_dot(net, run, template, overlay, view)
     if fmt == "dot":
-        return src.encode()
-    if fmt == "html":
-        return html_report(run, template, net, overlay, render_dot(src, "svg"), run_path,
-                           durable.events, durable.torn, view).encode()
-    return render_dot(src, fmt)
+        out = src.encode()
+    elif fmt == "html":
+        out = html_report(run, template, net, overlay, render_dot(src, "svg"), run_path,
+                          durable.events, durable.torn, view).encode()
+    else:
+        out = render_dot(src, fmt)
+    if choice is not None and explain is not None:
+        explain(choice.reason)
+    return out

@@ -256,6 +256,8 @@ class RunFollower:
         marking = marking_of(self.run)
         enabled = frozenset(t.name for t in PetriScheduler(self.net).ready(marking)) \
             if self.run.abandoned is None else frozenset()
+        assert self.stats is not None
+        running = frozenset(n for lane in self.stats.lanes.values() for n in lane.running)
         self.overlay = Overlay(enabled=enabled, fired=frozenset(self._fired), failed=failed,
-                               failed_reason=reason)
+                               failed_reason=reason, running=running)
         self._dirty = True

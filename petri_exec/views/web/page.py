@@ -146,7 +146,8 @@ class LivePages:
 def _bar(nonce: str, base: str, view: str | None, actions: bool, index: bool) -> str:
     views = "" if index else (
         ' · view: <a href="?view=net">net</a> | <a href="?view=slices">slices</a> | '
-        '<a href="?">by size</a> · <a href="/">all runs</a>')
+        '<a href="?">by size</a> · <button type="button" id="fit">fit the picture</button>'
+        ' · <a href="/">all runs</a>')
     mode = "actions allowed with the token" if actions else "read-only"
     return (f'<div id="live" data-base="{html_escape(base)}" data-view="{html_escape(view or "")}"'
             f' data-actions="{"1" if actions else ""}"><span id="live-status">connecting'

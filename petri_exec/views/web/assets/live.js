@@ -139,6 +139,11 @@
     const button = ev.target.closest("button");
     if (button) {
       if (button.id === "panel-close") { panel.hidden = true; state.open = null; return; }
+      if (button.id === "fit") {
+        const fit = document.getElementById("picture").classList.toggle("fit");
+        button.textContent = fit ? "actual size" : "fit the picture";
+        return;
+      }
       if (button.classList.contains("log")) show({ kind: "log", arg: button.dataset.path });
       else if (button.classList.contains("why")) show({ kind: "transition", arg: button.dataset.target });
       else if (button.classList.contains("act")) act(button);
