@@ -29,7 +29,8 @@ def test_wheel_ships_templates(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheels[0]) as z:
         names = set(z.namelist())
     for f in ("petri_exec/__init__.py", "petri_exec/nets/executor.toml",
-              "petri_exec/nets/minimal.toml", "petri_exec/py.typed"):
+              "petri_exec/nets/minimal.toml", "petri_exec/py.typed",
+              "petri_exec/views/web/assets/live.js", "petri_exec/views/web/assets/live.css"):
         assert f in names, f"{f} missing from {wheels[0].name}: {sorted(names)}"
     # contract section 2: the run.json JSON Schema ships with the package
     assert any(n.startswith("petri_exec/") and n.endswith("schema.json") for n in names), names
@@ -41,9 +42,10 @@ def test_wheel_ships_templates(tmp_path: Path) -> None:
     env["PYTHONPATH"] = str(target)
     code = ("import petri_exec as pe; t = pe.load_template('executor'); "
             "print(pe.__file__); print(t.source); print(t.run.end); "
-            "print(pe.load_template('minimal').slice.end)")
+            "print(pe.load_template('minimal').slice.end); "
+            "from petri_exec.views.web import asset; print(len(asset('live.js')) > 1000)")
     out = run([sys.executable, "-c", code], cwd=tmp_path, env=env).stdout.splitlines()
     pkg = (target / "petri_exec").resolve()
     assert Path(out[0]).resolve() == pkg / "__init__.py"
     assert Path(out[1]).resolve() == pkg / "nets" / "executor.toml"
-    assert out[2:] == ["promotion_prepared", "done"]
+    assert out[2:] == ["promotion_prepared", "done", "True"]

@@ -32,6 +32,9 @@ __all__ = ["LivePages", "asset", "index_html", "live_html", "log_files"]
 
 #: Seconds between two looks at a run's files.
 POLL_S = 0.2
+#: A page is rendered again at most every twice its last rendering's cost, and at least
+#: every this many seconds while the run moves (a big run's picture takes a while).
+MAX_LAG_S = 5.0
 
 
 def asset(name: str) -> str:
@@ -73,7 +76,8 @@ class LivePages:
         self._render = render
         self._locks: dict[str, threading.Lock] = {}
         self._looked: dict[str, float] = {}
-        self._cache: dict[tuple[str, str], tuple[int, dict[str, object]]] = {}
+        self._cache: dict[tuple[str, str], tuple[int, dict[str, object], float, float]] = {}
+        self._serial = 0
         self._guard = threading.Lock()
 
     def _lock(self, slug: str) -> threading.Lock:
@@ -90,7 +94,8 @@ class LivePages:
 
     def update(self, entry: Entry, view: str | None) -> dict[str, object]:
         """The run's page state now: ``{"version", "error", "view", "title",
-        "sections"}`` (sections empty until the run loaded once).
+        "sections"}`` (sections empty until the run loaded once; ``version`` is a serial
+        number that changes with every new rendering).
 
         Args:
             entry: The run.
@@ -104,9 +109,12 @@ class LivePages:
             f = entry.follower
             key = (entry.slug, view or "")
             hit = self._cache.get(key)
-            if hit is not None and hit[0] == f.version:
-                return hit[1]
-            payload: dict[str, object] = {"version": f.version, "error": f.error,
+            now = time.monotonic()
+            if hit is not None and (hit[0] == f.version or now - hit[2] < min(2 * hit[3],
+                                                                                 MAX_LAG_S)):
+                return hit[1]  # unchanged, or the last rendering was recent and slow
+            self._serial += 1
+            payload: dict[str, object] = {"version": self._serial, "error": f.error,
                                           "view": view, "title": os.fspath(entry.path),
                                           "sections": {}}
             if f.run is not None and f.template is not None and f.net is not None \
@@ -123,7 +131,7 @@ class LivePages:
                                stats=f.stats, now=time.time(), live=True,
                                actions=self.actions, running_logs=log_files(entry.path))
                 payload.update(view=chosen, title=f.run.run_id, sections=sections(page))
-            self._cache[key] = (f.version, payload)
+            self._cache[key] = (f.version, payload, now, time.monotonic() - now)
             return payload
 
     def summary(self, entry: Entry) -> dict[str, object]:

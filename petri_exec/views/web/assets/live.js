@@ -23,7 +23,7 @@
     try { token = sessionStorage.getItem(KEY); } catch (e) { token = null; }
   }
   const state = window.petriExec = {
-    loadedAt: Date.now(), updates: 0, version: null, hasToken: !!token, open: null,
+    loadedAt: Date.now(), updates: 0, version: null, hasToken: !!token, open: null, busy: false,
   };
   const shown = {};
 
@@ -94,6 +94,7 @@
       url = base + "/why?" + what.kind + "=" + encodeURIComponent(what.arg);
     }
     panel.hidden = false;
+    state.busy = true;
     try {
       const r = await fetch(url, { cache: "no-store" });
       let text = await r.text();
@@ -107,6 +108,8 @@
       if (atEnd) panelText.scrollTop = panelText.scrollHeight;
     } catch (e) {
       panelText.textContent = "cannot reach the server: " + e;
+    } finally {
+      state.busy = false;
     }
   }
 
@@ -156,6 +159,9 @@
     else if (node.id.startsWith("s:")) show({ kind: "slice", arg: node.id.slice(2) });
   });
 
-  setInterval(tick, 1000);
+  setInterval(() => {
+    tick();
+    if (state.open && state.open.kind === "log" && !state.busy) show(state.open);  // a log grows
+  }, 1000);
   connect();
 })();
