@@ -25,7 +25,7 @@ from ...core.schedulers import PetriScheduler
 from ...engine.durable import load_durable
 from ...engine.journal import Event, journal_path
 from ...engine.live import LiveRun
-from ...errors import JournalError, PetriExecError, UnknownTransitionError
+from ...errors import JournalError, PetriExecError, RunFileError, UnknownTransitionError
 from ...run.model import Run
 from ...run.templates import Template
 from ..htmlreport import last_failure
@@ -127,11 +127,11 @@ class RunFollower:
         try:
             return _signature(os.stat(self.path))
         except FileNotFoundError:
-            raise PetriExecError(f"{self.path}: the run file is gone (deleted or moved); "
-                                 "put it back and this page recovers") from None
+            raise RunFileError("the run file is gone (deleted or moved); put it back and this "
+                               "page recovers", file=str(self.path)) from None
         except OSError as e:
-            raise PetriExecError(f"{self.path}: cannot read the run file ({e.strerror})") \
-                from None
+            raise RunFileError(f"cannot read the run file ({e.strerror})",
+                               file=str(self.path)) from None
 
     def _load(self) -> None:
         """Read run.json and the whole journal again (retried: a checkpoint may be under
@@ -146,8 +146,8 @@ class RunFollower:
                     raise
                 time.sleep(0.05)
             except OSError as e:
-                raise PetriExecError(f"{self.path}: cannot read the run file "
-                                     f"({e.strerror})") from None
+                raise RunFileError(f"cannot read the run file ({e.strerror})",
+                                   file=str(self.path)) from None
         self.loads += 1
         self.run, self.template = durable.run, durable.template
         self.net = compile_run(durable.run, template=durable.template)
@@ -186,7 +186,7 @@ class RunFollower:
         except FileNotFoundError:
             return 0, None
         except OSError as e:
-            raise PetriExecError(f"{self.journal}: cannot read the journal ({e.strerror})") \
+            raise JournalError(f"{self.journal}: cannot read the journal ({e.strerror})") \
                 from None
 
     def _follow(self) -> None:
@@ -205,7 +205,7 @@ class RunFollower:
                 raise _Reload from None
             return
         except OSError as e:
-            raise PetriExecError(f"{self.journal}: cannot read the journal ({e.strerror})") \
+            raise JournalError(f"{self.journal}: cannot read the journal ({e.strerror})") \
                 from None
         end = data.rfind(b"\n") + 1
         if (end < len(data)) != self.torn:
@@ -219,7 +219,7 @@ class RunFollower:
             try:
                 event = Event.from_json(json.loads(line))
             except (ValueError, JournalError) as err:
-                raise PetriExecError(f"{self.journal}: line {self.total + n + 1}: not a "
+                raise JournalError(f"{self.journal}: line {self.total + n + 1}: not a "
                                      f"valid event ({err}): the journal is damaged") from None
             self._apply(event)
         self.total += len(lines)
