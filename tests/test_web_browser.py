@@ -163,7 +163,7 @@ def test_the_page_follows_a_drive_in_another_process(browser: Any, tmp_path: Pat
         ).click()
         wait(lambda: text_of(browser, "#panel-text") == "build starting\nbuild done\n")
         assert text_of(browser, "#panel-title") == "log nightly.work/logs/build.run.1.log"
-        js(browser, "document.getElementById('slices').scrollIntoView()")
+        js(browser, "document.getElementById('slices').previousElementSibling.scrollIntoView()")
         shoot(browser, "live-log.png", tmp_path)
     finally:
         if drive is not None and drive.poll() is None:

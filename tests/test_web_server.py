@@ -213,3 +213,14 @@ def test_serving_does_not_load_the_web_stack_into_the_library() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_without_the_web_extra_serve_says_how_to_get_it(tmp_path: Path) -> None:
+    shutil.copy(EXAMPLES / "diamond.json", tmp_path / "run.json")
+    code = ("import sys; sys.modules['uvicorn'] = None; "
+            "from petri_exec.cli import main; sys.exit(main(sys.argv[1:]))")
+    r = subprocess.run([sys.executable, "-c", code, "serve", "run.json", "--port", "0"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert r.stderr == ("petri-exec: error: petri-exec serve needs Starlette and uvicorn: "
+                        "pip install 'petri-exec[web]' (Starlette and uvicorn)\n")

@@ -91,8 +91,9 @@ def net_view_size(net: Net, run: Run) -> tuple[float, float]:
             if not indeg[m]:
                 todo.append(m)
     ranks = max(level, default=0) + 1
+    epic_of = {s.id: s.epic for s in run.slices}
     inner = {s.epic for s in run.slices if s.epic is not None
-             and any(run.slice(d).epic == s.epic for d in s.depends_on)}
+             and any(epic_of.get(d) == s.epic for d in s.depends_on)}
     tangled = sum(1 for s in run.slices if s.epic in inner)
     return (_RANK_PT * ranks, _MARGIN_PT + _LANE_PT * (len(run.slices) + tangled))
 

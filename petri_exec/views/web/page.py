@@ -151,7 +151,7 @@ class LivePages:
         return row
 
 
-def _bar(nonce: str, base: str, view: str | None, actions: bool, index: bool) -> str:
+def _bar(base: str, view: str | None, actions: bool, index: bool) -> str:
     views = "" if index else (
         ' · view: <a href="?view=net">net</a> | <a href="?view=slices">slices</a> | '
         '<a href="?">by size</a> · <button type="button" id="fit">fit the picture</button>'
@@ -189,8 +189,8 @@ def live_html(entry: Entry, payload: Mapping[str, object], nonce: str, actions: 
     view = payload.get("view")
     return document(str(payload.get("title") or entry.slug), os.fspath(entry.path), html,
                     extra_head=f"<style>{asset('live.css')}</style>",
-                    banner=_bar(nonce, f"/runs/{entry.slug}", view if isinstance(view, str)
-                                else None, actions, False),
+                    banner=_bar(f"/runs/{entry.slug}", view if isinstance(view, str) else None,
+                                actions, False),
                     extra_body=_tail(nonce))
 
 
@@ -225,7 +225,7 @@ def index_html(rows: list[dict[str, object]], nonce: str, actions: bool) -> str:
     return document("runs", f"{len(rows)} run(s)", body, heading="runs",
                     sections_order=(("index", ""),),
                     extra_head=f"<style>{asset('live.css')}</style>",
-                    banner=_bar(nonce, "", None, actions, True), extra_body=_tail(nonce))
+                    banner=_bar("", None, actions, True), extra_body=_tail(nonce))
 
 
 def payload_json(payload: Mapping[str, object]) -> str:

@@ -234,7 +234,7 @@ def _why(entry: Entry, query: Any) -> tuple[str, int]:
     if not name and sid:
         try:
             s = f.run.slice(sid)
-        except (KeyError, LookupError):
+        except KeyError:
             return f"no slice {sid!r} in this run", 404
         pos = f.template.slice.position(s.status)
         if pos >= len(f.template.slice.steps):
