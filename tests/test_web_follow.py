@@ -51,8 +51,9 @@ def test_the_follower_agrees_with_load_run_after_every_drive(
         f.poll()
         _same(f, path)
     # every change came through the journal: run.json's checkpoints were explained by
-    # their checkpoint events, never re-read
-    assert f.loads == 1
+    # their checkpoint events; the run was read again once, when the first drive stamped
+    # its identity into run.json (journal_started)
+    assert f.loads == 2
 
 
 def test_the_follower_reloads_when_run_json_changes_behind_the_journal(tmp_path: Path) -> None:
@@ -62,14 +63,31 @@ def test_the_follower_reloads_when_run_json_changes_behind_the_journal(tmp_path:
     f.poll()
     pe.drive(path, FakePorts(), max_firings=2)
     f.poll()
-    assert f.loads == 1
+    assert f.loads == 2                             # the first drive stamped the identity
     doc = json.loads(path.read_text())
     doc["facts"] = {"edited": "by hand"}
     path.write_text(json.dumps(doc))
-    assert f.poll() and f.loads == 2 and f.run is not None
+    assert f.poll() and f.loads == 3 and f.run is not None
     assert dict(f.run.facts) == {"edited": "by hand"}
     v = f.version
     assert not f.poll() and f.version == v          # nothing changed: no new version
+    out = pe.drive(path, FakePorts(fail={"execute:build": "no compiler"}))
+    assert out.status == "halted"
+    f.poll()
+    _same(f, path)
+    assert f.overlay.failed == "execute:build"
+    assert pe.drive(path, FakePorts()).status == "completed"
+    f.poll()
+    _same(f, path)
+    assert f.overlay.failed is None and f.run is not None and f.run.status == "done"
+    pe.retry(path, "build")                         # journaled as slice_reset: read again
+    loads = f.loads
+    f.poll()
+    _same(f, path)
+    assert f.loads > loads and f.run.slice("build").status == "pending"
+    assert pe.drive(path, FakePorts()).status == "completed"
+    f.poll()
+    _same(f, path)
 
 
 def test_a_file_that_goes_away_or_breaks_is_an_error_then_recovers(tmp_path: Path) -> None:

@@ -119,11 +119,12 @@ def test_actions_need_the_token_and_the_same_origin(promoted_ready: Path) -> Non
                                                                  "status promoted"})
         assert pe.load_run(d / "run.json").status == "promoted"
         status, answer = s.act("run", "retry", {"target": "api"})
-        if hasattr(pe, "retry"):
-            assert status == 200, answer
-        else:
-            assert (status, answer["message"]) == (
-                501, "retry is not available in this version of petri-exec")
+        assert (status, answer) == (200, {"ok": True, "message": "retried api: run status "
+                                                                 "reports_initialized"})
+        run = pe.load_run(d / "run.json")
+        assert run.status == "reports_initialized" and run.slice("api").status == "pending"
+        status, answer = s.act("run", "retry", {"target": "api"})
+        assert status == 409 and "nothing to retry" in answer["message"]
         status, answer = s.act("run", "abandon", {"reason": "  "})
         assert status == 400
         status, answer = s.act("run", "abandon", {"reason": "changed our minds"})

@@ -143,8 +143,12 @@ def _summary(page: RunPage) -> str:
     if run.abandoned is not None:
         out += f'<p class="failed">abandoned: {e(run.abandoned)}</p>'
     if page.overlay.failed:
+        retry = ""
+        if page.actions and ":" not in page.overlay.failed:  # a run step: retry it here
+            retry = " " + _button("act", f"retry {page.overlay.failed}", action="retry",
+                                  target=page.overlay.failed)
         out += (f'<p class="failed">failed step: <code>{e(page.overlay.failed)}</code>: '
-                f"{e(page.overlay.failed_reason or '')}</p>")
+                f"{e(page.overlay.failed_reason or '')}{retry}</p>")
     if page.actions and run.abandoned is None:
         out += ('<p class="actions"><input id="abandon-reason" placeholder="why abandon"> '
                 + _button("act", "abandon the run", action="abandon") + "</p>")

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..core.compile import compile_run, marking_of
 from ..core.net import Net
 from ..engine.durable import load_durable
+from ..engine.journal import journal_path, read_journal
 from ..errors import UsageError
 from ..interchange.netjson import net_json
 from ..run.model import Run
@@ -101,8 +102,9 @@ def visualize(run_path: str | os.PathLike[str], fmt: str, view: str | None = Non
         raise UsageError(f"unknown view {view!r}; use net or slices")
     durable = load_durable(run_path)
     run, template = durable.run, durable.template
+    events, torn = read_journal(journal_path(run_path))
     net = compile_run(run, template=template)
-    overlay = overlay_of(durable.events, net, run)
+    overlay = overlay_of(events, net, run)
     if fmt == "json":
         enabled = (net.transition(n) for n in overlay.enabled)
         return (json.dumps(net_json(net, marking_of(run), enabled), indent=2) + "\n").encode()
@@ -115,7 +117,7 @@ def visualize(run_path: str | os.PathLike[str], fmt: str, view: str | None = Non
         out = src.encode()
     elif fmt == "html":
         out = html_report(run, template, net, overlay, render_dot(src, "svg"), run_path,
-                          durable.events, durable.torn, view).encode()
+                          events, torn, view).encode()
     else:
         out = render_dot(src, fmt)
     if choice is not None and explain is not None:

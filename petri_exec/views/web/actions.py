@@ -2,10 +2,10 @@
 
 ``fire`` calls :func:`petri_exec.fire` (a manual gate such as ``host_promotion``, with the
 ports given to ``petri-exec serve --ports``), ``abandon`` calls :func:`petri_exec.abandon`,
-and ``retry`` calls ``petri_exec.retry`` where this petri-exec has it. Each runs in the
-caller's thread (the server hands it a worker thread) and returns an :class:`ActionResult`:
-bad input and refusals (not enabled, locked by a drive, unknown slice) are results with a
-message, never exceptions.
+and ``retry`` calls :func:`petri_exec.retry` (with the same ports, for their
+``reset_slices`` hook). Each runs in the caller's thread (the server hands it a worker
+thread) and returns an :class:`ActionResult`: bad input and refusals (not enabled, locked by
+a drive, unknown slice) are results with a message, never exceptions.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from typing import Any
 
 import attrs
 
-from ... import engine
-from ...engine.api import abandon, fire
+from ...engine import abandon, fire, retry
 from ...errors import PetriExecError
 
 __all__ = ["ACTIONS", "ActionResult", "perform"]
@@ -57,8 +56,7 @@ def perform(kind: str, path: str | os.PathLike[str], body: Mapping[str, Any],
         ports: The ports ``fire`` uses.
 
     Returns:
-        The result (200 done, 400 bad request, 409 refused by the run, 422 the step failed,
-        501 not available).
+        The result (200 done, 400 bad request, 409 refused by the run, 422 the step failed).
     """
     if kind not in ACTIONS:
         return ActionResult(False, 404, f"unknown action {kind!r}; use "
@@ -78,11 +76,7 @@ def perform(kind: str, path: str | os.PathLike[str], body: Mapping[str, Any],
             why = out.reason or out.status
             return ActionResult(False, 422, f"{value} {out.status}: {why}"
                                 + (f" ({out.detail})" if out.detail else ""))
-        retry = getattr(engine, "retry", None)
-        if retry is None:
-            return ActionResult(False, 501, "retry is not available in this version of "
-                                            "petri-exec")
-        retry(path, value)
-        return ActionResult(True, 200, f"retried {value}")
+        run = retry(path, value, ports=ports)
+        return ActionResult(True, 200, f"retried {value}: run status {run.status}")
     except PetriExecError as e:
         return ActionResult(False, 409, str(e))

@@ -13,7 +13,6 @@ itself when the file comes back. Each look costs two ``stat`` calls plus the new
 from __future__ import annotations
 
 import collections
-import json
 import os
 import time
 from collections.abc import Iterable
@@ -22,10 +21,11 @@ from pathlib import Path
 from ...core.compile import compile_run, marking_of
 from ...core.net import Net
 from ...core.schedulers import PetriScheduler
-from ...engine.durable import load_durable
-from ...engine.journal import Event, journal_path
+from ...engine.durable import digest_of, load_durable
+from ...engine.journal import Event, journal_path, parse_line
 from ...engine.live import LiveRun
 from ...errors import JournalError, PetriExecError, RunFileError, UnknownTransitionError
+from ...run.jsonio import open_regular, read_regular
 from ...run.model import Run
 from ...run.templates import Template
 from ..htmlreport import last_failure
@@ -36,6 +36,9 @@ __all__ = ["RunFollower"]
 
 #: Events kept for the timeline (older ones are counted, not kept).
 KEEP_EVENTS = 500
+#: Events that change nothing in run.json (any other kind but a firing, an abandon or a
+#: checkpoint rewrites it: ``journal_started`` stamps the run's identity, ``slice_reset``
+#: and ``plan_amended`` change the plan; the follower then reads the run again).
 _QUIET = ("transition_started", "transition_failed", "net_completed", "net_halted",
           "net_deadlocked", "net_paused")
 
@@ -91,6 +94,8 @@ class RunFollower:
         self._offset = 0
         self._journal_id: tuple[int, int] | None = None
         self._run_sig: tuple[int, int, int, int] | None = None
+        self._digest = ""
+        self._checkpoints: collections.deque[str] = collections.deque(maxlen=8)
         self._dirty = False
         #: How many times the run was read whole (the first load included).
         self.loads = 0
@@ -108,10 +113,11 @@ class RunFollower:
                 self._load()
             else:
                 try:
-                    self._follow()  # a checkpoint event here explains a new run.json
+                    self._follow()
                 except _Reload:
                     self._load()
-                if self._stat() != self._run_sig:
+                sig = self._stat()
+                if sig != self._run_sig and not self._explained(sig):
                     self._load()
             self.error = None
         except PetriExecError as e:
@@ -133,12 +139,26 @@ class RunFollower:
             raise RunFileError(f"cannot read the run file ({e.strerror})",
                                file=str(self.path)) from None
 
+    def _explained(self, sig: tuple[int, int, int, int]) -> bool:
+        """Whether run.json, changed on disk, holds a state this follower already has: the
+        same bytes, or a checkpoint of events already applied (its digest was journaled)."""
+        try:
+            digest = digest_of(read_regular(self.path))
+        except OSError:
+            return False
+        if digest == self._digest or digest in self._checkpoints:
+            self._run_sig, self._digest = sig, digest
+            return True
+        return False
+
     def _load(self) -> None:
-        """Read run.json and the whole journal again (retried: a checkpoint may be under
-        way between the two reads)."""
+        """Read the journal, then the run as ``load_run`` does (retried: a drive may write
+        between the two reads). Firings journaled after the first read are applied again
+        when followed, and skipped when the run already holds them."""
         for attempt in range(3):
             sig = self._stat()
             try:
+                raw, journal_id = self._read_journal()
                 durable = load_durable(self.path, template_dirs=self._dirs)
                 break
             except JournalError:
@@ -148,58 +168,48 @@ class RunFollower:
             except OSError as e:
                 raise RunFileError(f"cannot read the run file ({e.strerror})",
                                    file=str(self.path)) from None
+        end = raw.rfind(b"\n") + 1
+        events = [parse_line(line, f"{self.journal}: line {n}")
+                  for n, line in enumerate(raw[:end].split(b"\n")[:-1], start=1)]
         self.loads += 1
         self.run, self.template = durable.run, durable.template
         self.net = compile_run(durable.run, template=durable.template)
         self._live = LiveRun(durable.run, durable.template)
         self.events.clear()
-        self.events.extend(durable.events)
-        self.total = len(durable.events)
-        self.torn = durable.torn
-        self.stats = RunStats(self.net, durable.events)
-        self._fired = {e.transition for e in durable.events
+        self.events.extend(events)
+        self.total = len(events)
+        self.torn = end < len(raw)
+        self.stats = RunStats(self.net, events)
+        self._fired = {e.transition for e in events
                        if e.kind == "transition_fired" and e.transition}
-        self._run_sig = sig
-        self._offset, self._journal_id = self._position(len(durable.events))
+        self._checkpoints = collections.deque(
+            (e.digest for e in events if e.kind == "checkpoint" and e.digest), maxlen=8)
+        self._run_sig, self._digest = sig, durable.digest
+        self._offset, self._journal_id = end, journal_id
         self._refresh()
 
-    def _position(self, lines: int) -> tuple[int, tuple[int, int] | None]:
-        """The byte offset just after the journal's first ``lines`` lines, and its identity."""
+    def _read_journal(self) -> tuple[bytes, tuple[int, int] | None]:
+        """The journal's bytes and identity (none yet: empty)."""
         try:
-            with open(self.journal, "rb") as f:
-                st = os.fstat(f.fileno())
-                offset = 0
-                seen = 0
-                while seen < lines:
-                    chunk = f.read(1 << 20)
-                    if not chunk:
-                        break
-                    start = 0
-                    while seen < lines:
-                        nl = chunk.find(b"\n", start)
-                        if nl < 0:
-                            break
-                        seen += 1
-                        start = nl + 1
-                    offset += start if seen == lines else len(chunk)
-                return offset, (st.st_dev, st.st_ino)
+            fd = open_regular(self.journal, os.O_RDONLY)
         except FileNotFoundError:
-            return 0, None
+            return b"", None
         except OSError as e:
             raise JournalError(f"{self.journal}: cannot read the journal ({e.strerror})") \
                 from None
+        try:
+            st = os.fstat(fd)
+            chunks = []
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            return b"".join(chunks), (st.st_dev, st.st_ino)
+        finally:
+            os.close(fd)
 
     def _follow(self) -> None:
         """Apply the events appended since the last look."""
         try:
-            with open(self.journal, "rb") as f:
-                st = os.fstat(f.fileno())
-                if self._journal_id not in (None, (st.st_dev, st.st_ino)) \
-                        or st.st_size < self._offset:
-                    raise _Reload
-                self._journal_id = (st.st_dev, st.st_ino)
-                f.seek(self._offset)
-                data = f.read()
+            fd = open_regular(self.journal, os.O_RDONLY)
         except FileNotFoundError:
             if self._offset:
                 raise _Reload from None
@@ -207,6 +217,20 @@ class RunFollower:
         except OSError as e:
             raise JournalError(f"{self.journal}: cannot read the journal ({e.strerror})") \
                 from None
+        try:
+            st = os.fstat(fd)
+            if self._journal_id not in (None, (st.st_dev, st.st_ino)) \
+                    or st.st_size < self._offset:
+                raise _Reload
+            self._journal_id = (st.st_dev, st.st_ino)
+            chunks = []
+            pos = self._offset
+            while chunk := os.pread(fd, 1 << 20, pos):
+                chunks.append(chunk)
+                pos += len(chunk)
+            data = b"".join(chunks)
+        finally:
+            os.close(fd)
         end = data.rfind(b"\n") + 1
         if (end < len(data)) != self.torn:
             self.torn = end < len(data)
@@ -214,14 +238,8 @@ class RunFollower:
         if not end:
             return
         lines = data[:end].split(b"\n")[:-1]
-        assert self._live is not None and self.net is not None and self.stats is not None
-        for n, line in enumerate(lines):
-            try:
-                event = Event.from_json(json.loads(line))
-            except (ValueError, JournalError) as err:
-                raise JournalError(f"{self.journal}: line {self.total + n + 1}: not a "
-                                     f"valid event ({err}): the journal is damaged") from None
-            self._apply(event)
+        for n, line in enumerate(lines, start=self.total + 1):
+            self._apply(parse_line(line, f"{self.journal}: line {n}"))
         self.total += len(lines)
         self._offset += end
         self._refresh()
@@ -239,10 +257,8 @@ class RunFollower:
         elif e.kind == "run_abandoned":
             self._live.abandoned = e.reason or "abandoned"
         elif e.kind == "checkpoint":
-            try:
-                self._run_sig = _signature(os.stat(self.path))
-            except OSError:
-                self._run_sig = None  # the next look reloads or reports it
+            if e.digest:  # run.json is (or is about to be) these bytes: nothing new
+                self._checkpoints.append(e.digest)
         elif e.kind not in _QUIET:
             raise _Reload
         self.events.append(e)
