@@ -1,13 +1,16 @@
 """Following a run while another process drives it: the journal, read as it grows.
 
-:class:`RunFollower` loads a run once (run.json plus its journal, as ``load_run`` does),
+:class:`RunFollower` loads a run once (its journal, then run.json as ``load_run`` reads it),
 then reads only the bytes appended to ``<run stem>.events.jsonl`` since the last look and
-applies each firing to its own copy of the run: no re-reading of run.json while the drive
-goes on. It reloads from scratch only when something other than a firing changed the run:
-run.json replaced without a ``checkpoint`` event explaining it, the journal replaced or cut,
-an event it cannot apply. A run file that disappears or breaks is an ``error`` (a line for
-the page), never an exception: the follower keeps its last good state and recovers by
-itself when the file comes back. Each look costs two ``stat`` calls plus the new bytes.
+applies each firing to its own copy of the run. run.json is not polled: it is read again
+only when its ``stat`` changed, and then only to compare its digest with the checkpoints the
+journal announced (a drive's checkpoint holds nothing the follower lacks). The run is read
+whole again only when something other than a firing changed it: an edit by hand, a
+``journal_started`` (the first drive stamps the run's identity), ``slice_reset`` or
+``plan_amended`` event, the journal replaced or cut, a firing it cannot apply. A run file
+that disappears or breaks is an ``error`` (a line for the page), never an exception: the
+follower keeps its last good state and recovers by itself when the file comes back. Each
+look costs one ``stat``, one ``open`` and the new bytes.
 """
 
 from __future__ import annotations
