@@ -53,12 +53,14 @@ def _load(path: str) -> tuple[Run, Template]:
 
 
 def cmd_visualize(a: argparse.Namespace) -> int:
-    out = visualize(a.run, format_for(a.output, a.format), a.view,
-                    explain=lambda line: print(f"petri-exec visualize: {line}", file=sys.stderr))
+    notes: list[str] = []
+    out = visualize(a.run, format_for(a.output, a.format), a.view, explain=notes.append)
     if a.output:
         Path(a.output).write_bytes(out)
     else:
         sys.stdout.buffer.write(out)
+    for line in notes:  # which view was chosen, once the picture is out
+        print(f"petri-exec visualize: {line}", file=sys.stderr)
     return 0
 
 
