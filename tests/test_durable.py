@@ -180,9 +180,9 @@ def test_two_drivers_started_at_once(tmp_path: Path) -> None:
     results = [(p.wait(timeout=60), p.stdout.read(), p.stderr.read())  # type: ignore[union-attr]
                for p in procs]
     codes = sorted(r[0] for r in results)
-    assert codes == [0, 2], results
-    loser = next(r for r in results if r[0] == 2)
-    assert "is locked by pid" in loser[2] and loser[2].count("\n") == 1
+    assert codes in ([0, 2], [0, 0]), results  # [0, 0]: one finished before the other began
+    for loser in (r for r in results if r[0] == 2):
+        assert "is locked by pid" in loser[2] and loser[2].count("\n") == 1
     events, _ = pe.read_journal(pe.journal_path(path))
     fired = [e.transition for e in events if e.kind == "transition_fired"]
     assert len(fired) == len(set(fired)) == 10

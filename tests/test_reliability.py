@@ -167,8 +167,11 @@ def test_the_lock_holds_across_checkpoints_and_has_no_file_to_delete(tmp_path: P
             "pe.drive('run.json', slowports.ports, checkpoint_every=1)\n")
     first = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path)
     refused = 0
+    calls_log = tmp_path / "calls.log"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
+        while not calls_log.exists() and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)  # the first driver holds the lock once its first port ran
         while first.poll() is None and time.monotonic() < deadline:
             for stray in tmp_path.glob("*.lock"):  # nothing to delete: the lock is run.json's
                 stray.unlink()
