@@ -177,9 +177,11 @@ def test_the_lock_holds_across_checkpoints_and_has_no_file_to_delete(tmp_path: P
                 stray.unlink()
             r = _cli("drive", "run.json", "--ports", "slowports:ports", "--progress", "quiet",
                      cwd=tmp_path)
-            if first.poll() is None:
-                assert r.returncode == 2 and "is locked by pid" in r.stderr, r.stderr
-                refused += 1
+            if r.returncode == 0:  # the first drive had ended (its process may linger)
+                assert ", 0 fired" in r.stdout, r.stdout
+                break
+            assert r.returncode == 2 and "is locked by" in r.stderr, r.stderr
+            refused += 1
     finally:
         first.wait(timeout=60)
     calls = (tmp_path / "calls.log").read_text().split()
@@ -359,7 +361,7 @@ def test_signal_storm(tmp_path: Path, parallel: str) -> None:
             for _ in range(1 + signals % 3):
                 p.send_signal(signal.SIGINT if signals % 2 else signal.SIGTERM)
                 signals += 1
-            out, err = p.communicate(timeout=30)  # a hang fails here
+            out, err = p.communicate(timeout=90)  # a hang fails here
             assert "Traceback" not in err, err
             run = pe.load_run(work / "run.json")
             events, _ = pe.read_journal(pe.journal_path(work / "run.json"))

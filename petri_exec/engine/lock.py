@@ -25,16 +25,25 @@ from ..run.jsonio import open_regular
 __all__ = ["RunLock", "holder_pid", "run_lock"]
 
 
-def holder_pid(fd: int) -> int | None:
-    """The pid holding a ``flock`` on the file open as ``fd`` (Linux ``/proc/locks``).
+def holder_pid(fd: int, path: Path | None = None) -> int | None:
+    """The pid holding a ``flock`` on the file open as ``fd`` (Linux ``/proc/locks``), or on
+    the file now at ``path`` (a checkpoint may have moved the lock to a new file meanwhile).
 
     Args:
         fd: An open descriptor of the locked file.
+        path: The run file's path.
 
     Returns:
         The pid, or None when it cannot be told.
     """
-    st = os.fstat(fd)
+    pid = _holder(os.fstat(fd))
+    if pid is None and path is not None:
+        with contextlib.suppress(OSError):
+            pid = _holder(os.stat(path))
+    return pid
+
+
+def _holder(st: os.stat_result) -> int | None:
     want = (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)
     try:
         with open("/proc/locks", encoding="ascii", errors="replace") as f:
@@ -76,7 +85,8 @@ class RunLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as e:
-                pid = holder_pid(fd) if e.errno in (errno.EWOULDBLOCK, errno.EACCES) else None
+                pid = (holder_pid(fd, self.path)
+                       if e.errno in (errno.EWOULDBLOCK, errno.EACCES) else None)
                 os.close(fd)
                 if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                     raise
