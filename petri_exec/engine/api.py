@@ -123,7 +123,7 @@ def drive(
     if fresh and isinstance(run, Run):
         raise UsageError("fresh=True needs a run file (an in-memory run has no journal)")
     preflight(run, ports, template_dirs)
-    if fresh:
+    if fresh and not isinstance(run, Run):
         start_fresh(run, template_dirs=template_dirs)
     d = Driver(run, scheduler, on_event, template_dirs, checkpoint_every=checkpoint_every,
                durability=durability, policy=policy)
