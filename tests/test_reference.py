@@ -105,7 +105,9 @@ def test_failed_verdict_advances_then_run_complete_halts(two_slices: Path) -> No
     assert run.slice("ui").facts["verdict"] == "failed"
     assert "net_completed" not in {e.kind for e in seen}
     failed = [e for e in seen if e.kind == "transition_failed"]
-    assert failed[0].facts == {"failed_slices": ["ui"]}
+    assert failed[0].facts == {"failed_slices": ["ui"],
+                               "detail": "the tests of slice ui failed (facts.verdict)"}
+    assert out.detail == "the tests of slice ui failed (facts.verdict)"
 
 
 @pytest.mark.parametrize(
