@@ -218,7 +218,7 @@ class GitPorts:
         if run_tip is None:
             return StepResult.fail(f"run branch {lay.run_branch} is missing; the run's "
                                    "worktree_create made it (was it deleted?)")
-        ensure_worktree(git, wt, branch, start=run_tip)
+        ensure_worktree(git, wt, branch, start=run_tip if slice_tip is None else None)
         fork = run_tip
         if slice_tip is not None:  # a later attempt: find our commit, else start afresh
             done = git.keyed([slice_tip, "^" + run_tip], ctx.idempotency_key)

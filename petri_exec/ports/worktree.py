@@ -182,8 +182,8 @@ def ensure_worktree(git: Git, path: Path, branch: str, start: str | None = None)
         git: The repository.
         path: The worktree's directory (inside the run's work directory).
         branch: The branch's short name (``petri/<run_id>…``).
-        start: Create the branch at this commit when it does not exist yet (None: it
-            must exist).
+        start: Create the branch at this commit (the caller knows it does not exist);
+            None: the branch exists.
 
     Returns:
         True when the worktree was (re)created, False when a complete one was reused.
@@ -209,7 +209,7 @@ def ensure_worktree(git: Git, path: Path, branch: str, start: str | None = None)
                 "or run petri-exec clean on the run that made it")
         remove_worktree(git, path)  # a half-made worktree (a kill during worktree add)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if start is not None and git.tips(ref)[ref] is None:
+    if start is not None:
         git.run("worktree", "add", "--quiet", "-b", branch, str(path), start)
     else:
         git.run("worktree", "add", "--quiet", str(path), branch)
