@@ -340,3 +340,22 @@ def test_merge_lock_serializes_threads(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert overlap == [False] * 6
+
+
+def test_docs_git_python_example_prints_what_the_doc_says(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+    import io
+    import re
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # its scratch repository
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "git.md").read_text()
+    found = re.search(r"```python\n(.*?)```\n\n```text\n(.*?)```", doc, re.S)
+    assert found is not None
+    code, expected = found.groups()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "docs/git.md", "exec"), {"__name__": "docs_git"})
+    assert out.getvalue() == expected
