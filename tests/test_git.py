@@ -284,6 +284,8 @@ def test_agent_result_and_merge_are_idempotent(tmp_path: Path) -> None:
                          "agent_runner", r.status)
     again = ports.agent_runner(ctx)
     assert again.facts["commit"] == first and again.facts["recovered"] is True
+    assert again.facts["agent_log"] == "feature.work/logs/s.agent.1.log"
+    assert again.facts["files_changed"] == ["s.txt"]
     assert git(repo, "rev-list", "--count", "petri/feature..petri/feature.slices/s") == "1"
     assert pe.drive(run, ports).status == "completed"
     tip = git(repo, "rev-parse", "petri/feature")

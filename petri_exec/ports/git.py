@@ -254,9 +254,10 @@ class GitPorts:
         lay = rr.layout
         files = rr.git.changed(fork, commit)
         if log is None:  # recovered: the newest agent log of the slice
-            logs = sorted(lay.log("").parent.glob(f"{sid}.agent.*.log"),
-                          key=lambda p: int(p.name.rsplit(".", 2)[-2]))
-            log = lay.rel(logs[-1]) if logs else None
+            prefix = f"{sid}.agent."
+            attempts = [int(n) for p in (lay.work / "logs").glob(f"{prefix}*.log")
+                        if (n := p.name[len(prefix):-len(".log")]).isdigit()]
+            log = lay.rel(lay.log(f"{prefix}{max(attempts)}.log")) if attempts else None
         facts: dict[str, Any] = {
             "commit": commit, "files_changed": files[:_MAX_FILES], "files_count": len(files),
             "agent_exit_code": 0, "agent_log": log, "slice_branch": lay.slice_branch(sid),
