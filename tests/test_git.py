@@ -361,3 +361,27 @@ def test_docs_git_python_example_prints_what_the_doc_says(
     with contextlib.redirect_stdout(out):
         exec(compile(code, "docs/git.md", "exec"), {"__name__": "docs_git"})
     assert out.getvalue() == expected
+
+
+def test_scripted_agent_obeys_its_task_and_refuses_escapes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from .gitutil import AGENT_SCRIPT
+
+    def agent(prompt: str) -> subprocess.CompletedProcess[str]:
+        (tmp_path / "prompt.md").write_text(prompt)
+        return subprocess.run([sys.executable, str(AGENT_SCRIPT), str(tmp_path / "prompt.md")],
+                              cwd=tmp_path / "wt", capture_output=True, text=True, check=False)
+
+    (tmp_path / "wt").mkdir()
+    r = agent("# t\n\n## Task\n\n- write a/b.txt: one\\ntwo\\n\n- replace a/b.txt: two => 2\n"
+              "- append a/b.txt: three\n\n## Done before you\n\n- write ignored.txt: no\n")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "wt" / "a" / "b.txt").read_text() == "one\n2\nthree"
+    assert not (tmp_path / "wt" / "ignored.txt").exists()
+    assert agent("## Task\n- write ../escape.txt: x\n").returncode == 2
+    assert agent("## Task\n- replace a/b.txt: missing => x\n").returncode == 2
+    r = agent("## Task\n- fail: on purpose\n")
+    assert r.returncode == 1 and "on purpose" in r.stdout
+    assert not (tmp_path / "escape.txt").exists()
