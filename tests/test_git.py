@@ -69,8 +69,8 @@ def test_diamond_at_max_parallel_2_lands_each_slice_once(tmp_path: Path) -> None
     assert d["merged"] is True
     assert git(repo, "show", "petri/feature:a.txt") == "from a\nb saw a"
     # slice worktrees are removed after their merge; the run worktree follows the branch
-    assert not (repo / "feature.work" / "git" / "slices" / "a").exists()
-    assert (repo / "feature.work" / "git" / "run" / "d.txt").read_text() == "from d\n"
+    assert not (repo / "run.work" / "git" / "slices" / "a").exists()
+    assert (repo / "run.work" / "git" / "run" / "d.txt").read_text() == "from d\n"
     assert out.run.facts["land_commit"] == git(repo, "rev-parse", "petri/feature")
     assert out.run.facts["diffstat"] == {"files": 4, "insertions": 5, "deletions": 0}
     # host_promotion fast-forwards the base, and the checkout follows
@@ -91,12 +91,12 @@ def test_agent_failure_halts_with_nothing_committed(tmp_path: Path) -> None:
     out = pe.drive(run, pe.GitPorts(agent=AGENT))
     assert (out.status, out.step) == ("halted", "agent_result:bad")
     assert out.reason == (f"agent command {AGENT!r} exited with 1; nothing committed "
-                          "(log: feature.work/logs/bad.agent.1.log)")
+                          "(log: run.work/logs/bad.agent.1.log)")
     tip = git(repo, "rev-parse", "petri/feature")
     assert trailer(repo, tip, "Petri-Slice") == "ok"  # the run branch has only ok's work
     slice_tip = git(repo, "rev-parse", "petri/feature.slices/bad")
     assert slice_tip == tip  # no commit on the slice branch
-    assert "failing as told" in (repo / "feature.work/logs/bad.agent.1.log").read_text()
+    assert "failing as told" in (repo / "run.work/logs/bad.agent.1.log").read_text()
     assert pe.load_run(run).slice("bad").status == "execution_requested"
     # a second attempt starts from a clean worktree and still commits nothing
     again = pe.drive(run, pe.GitPorts(agent=AGENT))
@@ -132,7 +132,7 @@ def test_failing_tests_halt_at_verification_naming_the_slice(tmp_path: Path) -> 
     slices = [trailer(repo, c, "Petri-Slice") for c in first_parents(
         repo, "petri/feature", out.run.facts["base_commit"])]
     assert slices == ["good"]
-    wt = repo / "feature.work" / "git" / "slices" / "broken"
+    wt = repo / "run.work" / "git" / "slices" / "broken"
     assert (wt / "b.txt").exists()  # kept for inspection
     # the retry hook: the slice starts again on a fresh branch from the run branch
     done = ports.reset_slices(run, pe.load_run(run), ["broken"])
@@ -213,7 +213,7 @@ def test_working_tree_snapshot_is_found_again(tmp_path: Path) -> None:
     tip = git(repo, "rev-parse", "petri/feature")
     ctx = pe.StepContext("feature", "source_copy", "source_copy", None, None,
                          pe.load_run(run).facts, 2, "feature/source_copy", repo, "workspace",
-                         "source_policy_selected")
+                         "source_policy_selected", run)
     again = ports.workspace(ctx)
     assert again.facts["snapshot_commit"] == tip  # found by its trailer, not committed twice
     assert git(repo, "rev-parse", "petri/feature") == tip
@@ -235,7 +235,7 @@ def test_paths_with_spaces_and_a_slice_id_with_dots(tmp_path: Path) -> None:
     assert out.status == "completed", out
     assert git(repo, "show", "petri/rel.1:file with spaces.txt") == "dotted\nagain"
     assert git(repo, "rev-parse", "--verify", "-q", "petri/rel.1.slices/v1.2") != ""
-    assert (repo / "runs dir" / "rel.1.work" / "logs" / "v1.2.1.agent.1.log").is_file()
+    assert (repo / "runs dir" / "my run.work" / "logs" / "v1.2.1.agent.1.log").is_file()
     assert pe.fire(run, "host_promotion", ports).status == "fired"
     assert (repo / "file with spaces.txt").read_text() == "dotted\nagain\n"
 
@@ -253,21 +253,22 @@ def test_prompt_and_environment(tmp_path: Path) -> None:
     first = out.run.slice("first").facts
     assert prompt.startswith("# second\n\nSlice `second` of run `feature`.")
     assert "## Task\n\nBuild on it.\n\n## Done before you" in prompt
-    assert f"### first\n- agent_exit_code: 0\n- agent_log: feature.work/logs/first.agent.1.log\n" \
+    assert f"### first\n- agent_exit_code: 0\n- agent_log: run.work/logs/first.agent.1.log\n" \
            f"- commit: {first['commit']}\n" in prompt
     env = dict(line.split("=", 1) for line in git(
         repo, "show", "petri/feature:env.txt").splitlines())
-    wt = repo / "feature.work" / "git" / "slices" / "second"
+    wt = repo / "run.work" / "git" / "slices" / "second"
     assert env == {
         "PETRI_ATTEMPT": "1", "PETRI_BASE": "main", "PETRI_BRANCH": "petri/feature.slices/second",
         "PETRI_IDEMPOTENCY_KEY": "feature/agent_result:second",
-        "PETRI_LOG": str(repo / "feature.work" / "logs" / "second.agent.1.log"),
-        "PETRI_PROMPT_FILE": str(repo / "feature.work" / "prompts" / "second.md"),
+        "PETRI_LOG": str(repo / "run.work" / "logs" / "second.agent.1.log"),
+        "PETRI_PROMPT_FILE": str(repo / "run.work" / "prompts" / "second.md"),
         "PETRI_REPO": str(repo), "PETRI_RUN_BRANCH": "petri/feature",
+        "PETRI_RUN_FILE": str(repo / "run.json"),
         "PETRI_RUN_DIR": str(repo), "PETRI_RUN_ID": "feature",
-        "PETRI_RUN_WORKTREE": str(repo / "feature.work" / "git" / "run"),
+        "PETRI_RUN_WORKTREE": str(repo / "run.work" / "git" / "run"),
         "PETRI_SLICE_ID": "second", "PETRI_SLICE_TITLE": "",
-        "PETRI_TRANSITION": "agent_result:second", "PETRI_WORK_DIR": str(repo / "feature.work"),
+        "PETRI_TRANSITION": "agent_result:second", "PETRI_WORK_DIR": str(repo / "run.work"),
         "PETRI_WORKTREE": str(wt)}
 
 
@@ -281,10 +282,10 @@ def test_agent_result_and_merge_are_idempotent(tmp_path: Path) -> None:
     first = r.slice("s").facts["commit"]
     ctx = pe.StepContext("feature", "agent_result:s", "agent_result", "s",
                          r.slice("s"), r.facts, 2, "feature/agent_result:s", repo,
-                         "agent_runner", r.status)
+                         "agent_runner", r.status, run)
     again = ports.agent_runner(ctx)
     assert again.facts["commit"] == first and again.facts["recovered"] is True
-    assert again.facts["agent_log"] == "feature.work/logs/s.agent.1.log"
+    assert again.facts["agent_log"] == "run.work/logs/s.agent.1.log"
     assert again.facts["files_changed"] == ["s.txt"]
     assert git(repo, "rev-list", "--count", "petri/feature..petri/feature.slices/s") == "1"
     assert pe.drive(run, ports).status == "completed"
@@ -292,7 +293,7 @@ def test_agent_result_and_merge_are_idempotent(tmp_path: Path) -> None:
     r = pe.load_run(run)
     merge_ctx = pe.StepContext("feature", "slice_complete:s", "slice_complete", "s",
                                r.slice("s"), r.facts, 2, "feature/slice_complete:s", repo,
-                               "integrate", r.status)
+                               "integrate", r.status, run)
     assert ports.integrate(merge_ctx).facts["merge_commit"] == tip
     assert git(repo, "rev-parse", "petri/feature") == tip  # not merged twice
 
@@ -325,7 +326,7 @@ def test_process_pool_executor(tmp_path: Path) -> None:
 def test_merge_lock_serializes_threads(tmp_path: Path) -> None:
     from petri_exec.ports.worktree import Layout, merge_lock
 
-    lay = Layout(tmp_path, "r")
+    lay = Layout(tmp_path / "run.json", "r")
     inside: list[int] = []
     overlap: list[bool] = []
 

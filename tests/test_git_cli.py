@@ -82,7 +82,7 @@ def test_check_runs_the_preflight_only(repo: Path) -> None:
                        cwd=repo).stdout)
     assert j["ports"]["spec"] == "git" and j["ports"]["preflight"][1].startswith("base main at")
     assert git(repo, "branch", "--list", "petri/*") == ""
-    assert not (repo / "feature.work").exists() and not (repo / "run.events.jsonl").exists()
+    assert not (repo / "run.work").exists() and not (repo / "run.events.jsonl").exists()
     r = cli("check", "run.json", "--ports", "git", cwd=repo)
     assert r.returncode == 2 and "--ports git needs --agent CMD" in r.stderr
 
@@ -101,7 +101,7 @@ def test_drive_fire_and_clean(repo: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == [
         "run.json: run 'feature': removed 1 worktree(s), 3 branch(es)",
-        f"  {repo / 'feature.work' / 'git' / 'run'}", "  petri/feature",
+        f"  {repo / 'run.work' / 'git' / 'run'}", "  petri/feature",
         "  petri/feature.slices/a", "  petri/feature.slices/b"]
     assert git(repo, "branch", "--list", "petri/*") == ""
     r = cli("clean", "run.json", cwd=repo)
@@ -113,7 +113,7 @@ def test_agent_failure_exit_3_names_the_command_and_log(repo: Path) -> None:
             cwd=repo)
     assert r.returncode == 3
     assert "step agent_result:a; reason: agent command 'exit 7' exited with 7; nothing " \
-           "committed (log: feature.work/logs/a.agent.1.log)" in r.stdout
+           "committed (log: run.work/logs/a.agent.1.log)" in r.stdout
 
 
 def test_working_tree_policy_and_test_command_from_the_cli(repo: Path) -> None:

@@ -75,7 +75,7 @@ def test_bare_repository(tmp_path: Path) -> None:
 def test_foreign_worktree_path(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     run = write_git_run(repo / "run.json", [{"id": "a"}])
-    squatter = repo / "feature.work" / "git" / "run"
+    squatter = repo / "run.work" / "git" / "run"
     squatter.mkdir(parents=True)
     (squatter / "notes.txt").write_text("mine\n")
     _refused(run, pe.GitPorts(agent=AGENT), re.escape(
@@ -85,7 +85,7 @@ def test_foreign_worktree_path(tmp_path: Path) -> None:
     # a worktree of another branch at a slice's path is not ours either
     (squatter / "notes.txt").unlink()
     squatter.rmdir()
-    other = repo / "feature.work" / "git" / "slices" / "a"
+    other = repo / "run.work" / "git" / "slices" / "a"
     git(repo, "worktree", "add", "-q", "-b", "other", str(other))
     _refused(run, pe.GitPorts(agent=AGENT), "exists but is a worktree of another branch")
 

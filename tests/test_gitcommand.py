@@ -43,21 +43,23 @@ def _wait_for(predicate: object, timeout_s: float = 10.0) -> None:
 
 def test_run_command_logs_and_times_out_killing_children(tmp_path: Path) -> None:
     log, pidfile = tmp_path / "x.log", tmp_path / "pids" / "x.pid"
-    rc, timed_out = run_command("echo one; echo two >&2; exit 3", cwd=tmp_path,
+    rc, timed_out = run_command("echo one; echo two >&2; exit 3", owner=None, cwd=tmp_path,
                                 env=dict(os.environ), log=log, pidfile=pidfile)
     assert (rc, timed_out) == (3, False)
     assert log.read_text() == "one\ntwo\n" and tail(log, 1) == "two"
     assert not pidfile.exists()
-    rc, timed_out = run_command("sleep 30 & echo $! > child.pid; sleep 30", cwd=tmp_path,
-                                env=dict(os.environ), log=log, pidfile=pidfile, timeout_s=0.5)
+    rc, timed_out = run_command("sleep 30 & echo $! > child.pid; sleep 30", owner=None,
+                                cwd=tmp_path, env=dict(os.environ), log=log, pidfile=pidfile,
+                                timeout_s=0.5)
     assert timed_out and rc == -signal.SIGKILL
     child = int((tmp_path / "child.pid").read_text())
     _wait_for(lambda: not _alive(child))
-    assert "[petri-exec] killed after 0.5s" in log.read_text()
+    assert "[petri-exec] ended after 0.5s" in log.read_text()
 
 
 def test_stop_orphan_checks_the_start_time(tmp_path: Path) -> None:
-    proc = subprocess.Popen(["sh", "-c", "sleep 30 & echo $! > child.pid; wait"], cwd=tmp_path)
+    proc = subprocess.Popen(["sh", "-c", "sleep 30 & echo $! > child.pid; wait"], cwd=tmp_path,
+                            start_new_session=True)  # a group of its own, as run_command's
     try:
         _wait_for(lambda: (tmp_path / "child.pid").exists()
                   and (tmp_path / "child.pid").read_text().strip())
@@ -82,7 +84,7 @@ def test_agent_timeout_fails_the_step(tmp_path: Path) -> None:
     out = pe.drive(run, pe.GitPorts(agent="sleep 30", timeout_s=0.5))
     assert out.step == "agent_result:slow"
     assert out.reason == ("agent command 'sleep 30' timed out after 0.5s and was killed; "
-                          "nothing committed (log: feature.work/logs/slow.agent.1.log)")
+                          "nothing committed (log: run.work/logs/slow.agent.1.log)")
 
 
 _DRIVER = """
@@ -97,7 +99,7 @@ def test_an_agent_orphaned_by_a_killed_drive_is_stopped_before_the_retry(
     run = write_git_run(repo / "run.json", [{"id": "s"}])
     slow = "echo $$ > ../../../agent.pid; sleep 30; echo late > late.txt"
     driver = subprocess.Popen([sys.executable, "-c", _DRIVER, str(run), slow])
-    agent_pid = repo / "feature.work" / "agent.pid"
+    agent_pid = repo / "run.work" / "agent.pid"
     try:
         _wait_for(lambda: agent_pid.exists() and agent_pid.read_text().strip(), 60)
         driver.send_signal(signal.SIGKILL)  # the driver only: its agent lives on
@@ -109,7 +111,7 @@ def test_an_agent_orphaned_by_a_killed_drive_is_stopped_before_the_retry(
         _wait_for(lambda: not _alive(orphan))
         assert git(repo, "ls-tree", "--name-only", "petri/feature").split() == [
             "README.md", "fast.txt"]
-        assert out.run.slice("s").facts["agent_log"] == "feature.work/logs/s.agent.2.log"
+        assert out.run.slice("s").facts["agent_log"] == "run.work/logs/s.agent.2.log"
     finally:
         driver.kill()
         driver.wait()

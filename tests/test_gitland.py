@@ -124,7 +124,7 @@ def test_host_promotion_is_idempotent(tmp_path: Path) -> None:
     repo, run, ports, _ = _drive(tmp_path)
     r = pe.load_run(run)
     ctx = pe.StepContext("feature", "host_promotion", "host_promotion", None, None, r.facts,
-                         1, "feature/host_promotion", repo, "host_land", r.status)
+                         1, "feature/host_promotion", repo, "host_land", r.status, run)
     first = ports.host_land(ctx)
     again = ports.host_land(ctx)  # a resumed attempt: the base already holds the run
     assert first.facts["already_landed"] is False and again.facts["already_landed"] is True
@@ -141,8 +141,8 @@ def test_clean_removes_worktrees_and_branches_when_asked(tmp_path: Path) -> None
     done = ports.clean(run, pe.load_run(run))
     assert sorted(Path(p).name for p in done.worktrees) == ["bad", "run"]
     assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
-    assert not (repo / "feature.work" / "git").exists()
-    assert (repo / "feature.work" / "logs" / "bad.agent.1.log").exists()  # logs stay
+    assert not (repo / "run.work" / "git").exists()
+    assert (repo / "run.work" / "logs" / "bad.agent.1.log").exists()  # logs stay
     assert git(repo, "branch", "--list", "petri/*").split() != []
     pe.abandon(run, "giving up")
     done = ports.clean(run, pe.load_run(run), branches=True)

@@ -14,7 +14,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..engine.durable import load_run, run_lock
+from ..engine.durable import load_run
+from ..engine.lock import run_lock
 from ..errors import UsageError
 from ..ports.git import GitPorts
 from ..ports.gitcmd import DEFAULT_AUTHOR

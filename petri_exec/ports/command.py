@@ -1,10 +1,12 @@
 """The user's commands in a git run (agent, test, setup): ``/bin/sh -c`` in a worktree.
 
-Output (stdout and stderr) goes to a log file. While a command runs, a pid file records
-its process (pid and start time); if a killed drive left the command running as an orphan,
-the next attempt of the same step stops it (and its children) before starting again, so two
-agents never edit one worktree. A command that outlives ``timeout_s`` is killed the same way.
-Commands share the driver's process group, so Ctrl-C in a terminal reaches them too.
+Each runs in its own process group (:func:`.procgroup.run_command`, registered under the
+drive's run file, so a timeout, an interrupt or the drive's end ends everything it
+started), its output (stdout and stderr) in a log file. While it runs, a pid file records
+its group and the group leader's start time: if a drive is killed outright (SIGKILL, a
+crash) its commands live on as orphans, and the next attempt of the same step ends such a
+group before it starts again, so two agents never edit one worktree. A reused pid is
+never signalled (its start time differs).
 """
 
 from __future__ import annotations
@@ -12,110 +14,77 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["run_command", "stop_orphan", "tail"]
+from .procgroup import run_command as run_in_group
 
-_PROC = Path("/proc")
+__all__ = ["run_command", "stop_orphan", "tail"]
 
 
 def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (Linux), or None."""
+    """A process's start time in clock ticks since boot (Linux ``/proc``), or None."""
     try:
-        stat = (_PROC / str(pid) / "stat").read_text()
+        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = stat[stat.rfind(")") + 2:].split()
     return fields[19] if len(fields) > 19 else None
 
 
-def _tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (from /proc; just ``pid`` elsewhere)."""
-    children: dict[int, list[int]] = {}
-    try:
-        entries = [e for e in os.listdir(_PROC) if e.isdigit()]
-    except OSError:
-        return [pid]
-    for entry in entries:
-        try:
-            stat = (_PROC / entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if len(fields) > 1 and fields[1].isdigit():
-            children.setdefault(int(fields[1]), []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(children.get(p, ()))
-    return out
-
-
-def _kill_tree(pid: int) -> None:
-    for p in _tree(pid):
-        with contextlib.suppress(OSError):
-            os.kill(p, signal.SIGKILL)
-
-
 def stop_orphan(pidfile: Path) -> bool:
-    """Stop the command recorded in ``pidfile`` if it still runs (an orphan of a killed
-    drive); the start time must match, so a reused pid is never killed.
+    """End the process group recorded in ``pidfile`` if its leader still runs with the
+    recorded start time (a command orphaned by a killed drive); remove the file.
 
     Returns:
-        Whether a process was stopped.
+        Whether a group was ended.
     """
     try:
-        pid_text, _, started = pidfile.read_text().partition(" ")
-        pid = int(pid_text)
+        pgid_text, _, started = pidfile.read_text().partition(" ")
+        pgid = int(pgid_text)
     except (OSError, ValueError):
         return False
-    stopped = bool(started) and _start_time(pid) == started.strip()
+    stopped = bool(started.strip()) and _start_time(pgid) == started.strip()
     if stopped:
-        _kill_tree(pid)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
     with contextlib.suppress(FileNotFoundError):
         pidfile.unlink()
     return stopped
 
 
-def run_command(command: str, *, cwd: Path, env: Mapping[str, str], log: Path, pidfile: Path,
-                timeout_s: float | None = None) -> tuple[int, bool]:
+def run_command(command: str, *, owner: str | None, cwd: Path, env: Mapping[str, str],
+                log: Path, pidfile: Path, timeout_s: float | None = None) -> tuple[int, bool]:
     """Run ``command`` through ``/bin/sh -c`` in ``cwd``, its output in ``log``.
 
     Args:
         command: The shell command line.
+        owner: The drive it belongs to (the run file's path).
         cwd: Its working directory.
         env: Its environment.
         log: Where stdout and stderr go (overwritten).
-        pidfile: Where the running process is recorded (removed when it ends).
-        timeout_s: Kill it (and its children) after this many seconds.
+        pidfile: Where the running group is recorded (removed when it ends).
+        timeout_s: End its process group after this many seconds.
 
     Returns:
         Its exit code (negative: killed by that signal) and whether it timed out.
     """
     stop_orphan(pidfile)
     pidfile.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(["/bin/sh", "-c", command], cwd=cwd, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=dict(env))
-        try:
-            pidfile.write_text(f"{proc.pid} {_start_time(proc.pid) or ''}")
-            try:
-                return proc.wait(timeout=timeout_s), False
-            except subprocess.TimeoutExpired:
-                _kill_tree(proc.pid)
-                out.write(f"\n[petri-exec] killed after {timeout_s}s\n".encode())
-                return proc.wait(), True
-        except BaseException:  # interrupted: do not leave the command running
-            _kill_tree(proc.pid)
-            proc.wait()
-            raise
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                pidfile.unlink()
+
+    def record(pgid: int) -> None:
+        pidfile.write_text(f"{pgid} {_start_time(pgid) or ''}")
+
+    try:
+        with open(log, "wb") as out:
+            rc = run_in_group(["/bin/sh", "-c", command], owner=owner, cwd=cwd, env=env,
+                              stdout=out, timeout_s=timeout_s, on_start=record)
+            if rc is None:
+                out.write(f"\n[petri-exec] ended after {timeout_s}s\n".encode())
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            pidfile.unlink()
+    return (-signal.SIGKILL, True) if rc is None else (rc, False)
 
 
 def tail(log: Path, lines: int = 20, chars: int = 2000) -> str:

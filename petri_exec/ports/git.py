@@ -1,7 +1,7 @@
 """Built-in git ports (``--ports git``): an agent run over a real git repository.
 
 The run gets a branch ``petri/<run_id>`` from the base branch's tip, checked out in a
-worktree under ``<run_id>.work/git/run``; each slice works in its own worktree on
+worktree under ``<run stem>.work/git/run``; each slice works in its own worktree on
 ``petri/<run_id>.slices/<slice_id>``, branched from the run branch once its dependencies
 were merged there. The agent command edits the slice's worktree; its changes become one
 commit on the slice branch; ``slice_complete`` merges that into the run branch as one
@@ -93,7 +93,7 @@ class GitPorts:
         """The environment of every git command (scrubbed; author and committer set)."""
         return scrubbed_env(self.identity.env())
 
-    def resolve(self, run_dir: Path | None, run_id: str,
+    def resolve(self, run_path: Path | None, run_id: str,
                 facts: Mapping[str, Any]) -> RunRepo:
         """The repository, base and layout of a run: recorded facts first (what
         ``worktree_create`` chose), then this object's settings, then the defaults.
@@ -101,23 +101,23 @@ class GitPorts:
         Raises:
             GitRepoError: No run file, or no repository or base can be found.
         """
-        if run_dir is None:
+        if run_path is None:
             raise GitRepoError("the git ports need a run file (an in-memory run has no "
                                "directory for its worktrees); drive a run.json")
-        run_dir = run_dir.absolute()
+        run_path = run_path.absolute()
         env = self.git_env()
         repo = facts.get("repo")
         top = Path(repo) if isinstance(repo, str) else self.repo
         if top is None:
-            top = Path(Git(run_dir, env).out("rev-parse", "--show-toplevel"))
+            top = Path(Git(run_path.parent, env).out("rev-parse", "--show-toplevel"))
         git = Git(top, env)
         base = facts.get("base")
         if not isinstance(base, str):
             base = self.base or git.current_branch()
-        return RunRepo(Layout(run_dir, run_id), git, top, base)
+        return RunRepo(Layout(run_path, run_id), git, top, base)
 
     def _repo(self, ctx: StepContext) -> RunRepo:
-        return self.resolve(ctx.run_dir, ctx.run_id, ctx.run_facts)
+        return self.resolve(ctx.run_path, ctx.run_id, ctx.run_facts)
 
     def command_env(self, ctx: StepContext, rr: RunRepo, cwd: Path, branch: str,
                     log: Path, **extra: str) -> dict[str, str]:
@@ -131,6 +131,7 @@ class GitPorts:
             "PETRI_BRANCH": branch, "PETRI_RUN_BRANCH": lay.run_branch,
             "PETRI_RUN_WORKTREE": str(lay.run_worktree), "PETRI_BASE": rr.base,
             "PETRI_REPO": str(rr.repo), "PETRI_RUN_DIR": str(lay.run_dir),
+            "PETRI_RUN_FILE": str(lay.run_path),
             "PETRI_WORK_DIR": str(lay.work), "PETRI_LOG": str(log)})
         env.update(extra)
         return env
@@ -140,7 +141,7 @@ class GitPorts:
         lay = rr.layout
         name = ctx.slice_id or ctx.step
         log = lay.log(f"{name}.{what}.{ctx.attempt}.log")
-        rc, timed_out = run_command(command, cwd=cwd, log=log,
+        rc, timed_out = run_command(command, owner=os.fspath(lay.run_path), cwd=cwd, log=log,
                                     env=self.command_env(ctx, rr, cwd, branch, log, **extra),
                                     pidfile=lay.work / "pids" / f"{name}.{what}.pid",
                                     timeout_s=self.timeout_s)

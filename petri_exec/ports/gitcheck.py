@@ -104,7 +104,7 @@ def check_run(ports: GitPorts, run_path: Path | None, run: Run) -> Preflight:
                                f"{problem}; rename the slice")
     git = _repository(ports, run_path, run)
     base = _base(ports, git, run, where)
-    lay = Layout(run_path.absolute().parent, run.run_id)
+    lay = Layout(run_path.absolute(), run.run_id)
     tips = git.tips(f"refs/heads/{base}", lay.run_ref)
     base_tip, run_tip = tips[f"refs/heads/{base}"], tips[lay.run_ref]
     if base_tip is None:

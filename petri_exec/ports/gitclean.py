@@ -1,6 +1,6 @@
 """Removing a git run's state: ``petri-exec clean`` and the retry hook.
 
-- :func:`clean_run`: a run's worktrees (``<run_id>.work/git/``), and with ``branches`` its
+- :func:`clean_run`: a run's worktrees (``<run stem>.work/git/``), and with ``branches`` its
   branches (``petri/<run_id>``, ``petri/<run_id>.slices/*``, the prepared landing), only for
   a run that is finished (at its lane's last status) or abandoned. Logs and prompts stay.
 - :func:`reset_run_slices`: some slices' worktrees and branches, so that a retried slice
@@ -71,7 +71,7 @@ def _stop(lay: Layout, slice_id: str | None = None) -> int:
 
 def clean_run(ports: GitPorts, run_path: Path, run: Run, *, branches: bool) -> Cleaned:
     """See :meth:`GitPorts.clean`."""
-    lay = Layout(run_path.absolute().parent, run.run_id)
+    lay = Layout(run_path.absolute(), run.run_id)
     if branches and run.abandoned is None:
         lane = load_template(run.template).run
         if run.status != lane.statuses[-1]:
@@ -105,7 +105,7 @@ def clean_run(ports: GitPorts, run_path: Path, run: Run, *, branches: bool) -> C
 def reset_run_slices(ports: GitPorts, run_path: Path, run: Run,
                      slice_ids: Iterable[str]) -> Cleaned:
     """See :meth:`GitPorts.reset_slices`."""
-    lay = Layout(run_path.absolute().parent, run.run_id)
+    lay = Layout(run_path.absolute(), run.run_id)
     ids = list(slice_ids)
     known = {s.id for s in run.slices}
     unknown = [s for s in ids if s not in known]

@@ -17,18 +17,16 @@ found again; a landing already on the base is recognised.
 from __future__ import annotations
 
 import contextlib
-import re
 from pathlib import Path
 
 from ..errors import GitCommandError
+from ..run.jsonio import TEMP_MARK
 from .gitcmd import KEY_TRAILER, Git, commit_message
 from .protocol import StepContext, StepResult
 from .worktree import RunRepo, ensure_worktree, worktrees
 
 __all__ = ["copy_source", "host_land", "land", "sync_run_worktree"]
 
-#: Files petri-exec keeps beside a run file ``<stem>.json`` (never part of a snapshot).
-_RUN_FILE = re.compile(r"\.?(?P<stem>.+?)\.(json|events\.jsonl.*|lock|pnml|json\..*\.tmp)")
 _MAX_FILES = 200
 
 
@@ -41,18 +39,22 @@ def sync_run_worktree(rr: RunRepo) -> None:
 
 
 def _excludes(rr: RunRepo) -> list[str]:
-    """Pathspecs that keep petri-exec's own files (runs' files and work directories in
-    the run's directory) out of a working-tree snapshot."""
+    """Pathspecs that keep petri-exec's own files out of a working-tree snapshot: this run's
+    file and its siblings, the files of other runs beside it (each known by its journal),
+    work directories, temp files."""
+    run_dir = rr.layout.run_dir
     try:
-        rel = rr.layout.run_dir.resolve().relative_to(rr.repo.resolve())
+        rel = run_dir.resolve().relative_to(rr.repo.resolve())
     except ValueError:
         return []  # the run lives outside the checkout
-    stems = {p.name[: -len(suffix)] for suffix in (".lock", ".events.jsonl")
-             for p in rr.layout.run_dir.glob(f"*{suffix}")}
-    out = []
-    for p in rr.layout.run_dir.iterdir():
-        m = _RUN_FILE.fullmatch(p.name)
-        if (m and m.group("stem") in stems) or (p.is_dir() and p.name.endswith(".work")):
+    stems = {rr.layout.run_path.stem} | {
+        p.name.split(".events.", 1)[0] for p in run_dir.glob("*.events*.jsonl")}
+    out = [f":(exclude,literal){(rel / rr.layout.run_path.name).as_posix()}"]
+    for p in run_dir.iterdir():
+        stem, dot, rest = p.name.partition(".")
+        ours = dot and stem in stems and (rest in ("json", "pnml", "work")
+                                          or rest.startswith("events"))
+        if ours or p.name.endswith(".work") or TEMP_MARK in p.name:
             out.append(f":(exclude,literal){(rel / p.name).as_posix()}")
     return out
 

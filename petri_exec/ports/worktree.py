@@ -1,7 +1,7 @@
 """Where a git run keeps its things, and worktrees that survive a kill -9.
 
-A run's work directory is ``<run_id>.work/`` beside run.json (as for the shell ports). The
-git ports keep, under it, the run worktree ``git/run`` (branch ``petri/<run_id>``), one
+A run's work directory is ``<run stem>.work/`` beside its run file (as for the shell ports).
+The git ports keep, under it, the run worktree ``git/run`` (branch ``petri/<run_id>``), one
 worktree per slice ``git/slices/<slice_id>`` (branch ``petri/<run_id>.slices/<slice_id>``),
 the prompts ``prompts/``, the logs ``logs/`` and a ``.gitignore`` that hides all of it from
 a host checkout it sits in.
@@ -9,7 +9,9 @@ a host checkout it sits in.
 :func:`ensure_worktree` is idempotent: it reuses a worktree that is complete, finishes or
 redoes one that a killed ``git worktree add`` left behind, and removes the lock files a
 killed git command left in it (one step of a slice runs at a time, so any lock found at
-the start of a step is stale).
+the start of a step is stale). Adding, listing and removing worktrees take the repository's
+worktree lock (:func:`repo_lock`): two concurrent ``git worktree add`` can each trip over
+the other's half-written entry.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +30,7 @@ from ..errors import GitCommandError, GitRepoError
 from .gitcmd import Git
 
 __all__ = ["Layout", "RunRepo", "Worktree", "ensure_worktree", "merge_lock",
-           "remove_worktree", "worktrees"]
+           "remove_worktree", "repo_lock", "worktrees"]
 
 #: Lock files a killed git command leaves in a worktree's administrative directory.
 _ADMIN_LOCKS = ("index.lock", "HEAD.lock", "ORIG_HEAD.lock")
@@ -38,17 +41,22 @@ class Layout:
     """Names and paths of one git run.
 
     Attributes:
-        run_dir: The directory holding run.json.
+        run_path: The run file (absolute).
         run_id: The run's id.
     """
 
-    run_dir: Path
+    run_path: Path
     run_id: str
 
     @property
+    def run_dir(self) -> Path:
+        """The directory holding the run file."""
+        return self.run_path.parent
+
+    @property
     def work(self) -> Path:
-        """The run's work directory ``<run_id>.work``."""
-        return self.run_dir / f"{self.run_id}.work"
+        """The run's work directory ``<run stem>.work``."""
+        return self.run_dir / f"{self.run_path.stem}.work"
 
     @property
     def trees(self) -> Path:
@@ -129,12 +137,67 @@ class Worktree:
     locked: str | None
 
 
+class _RepoLock:
+    """One repository's worktree lock: re-entrant in a thread, exclusive between threads
+    (an ``RLock``) and between processes (an ``flock`` held by the outermost holder)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rlock = threading.RLock()
+        self.depth = 0
+        self.fd = -1
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        with self.rlock:
+            if self.depth == 0:
+                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                fcntl.flock(self.fd, fcntl.LOCK_EX)
+            self.depth += 1
+            try:
+                yield
+            finally:
+                self.depth -= 1
+                if self.depth == 0:
+                    os.close(self.fd)  # releases the flock
+
+
+_repo_locks: dict[Path, _RepoLock] = {}
+_repo_locks_guard = threading.Lock()
+
+
+def _common_dir(top: Path) -> Path:
+    """The repository's common git directory, read from files (no git call)."""
+    dotgit = top / ".git"
+    if dotgit.is_dir():
+        return dotgit
+    admin = _admin_dir(top)
+    if admin is None:
+        return dotgit  # not a repository: git itself will say so
+    try:
+        common = (admin / "commondir").read_text().strip()
+    except OSError:
+        return admin  # a submodule's own git directory
+    return (admin / common).resolve()
+
+
+def repo_lock(git: Git) -> contextlib.AbstractContextManager[None]:
+    """The worktree lock of ``git``'s repository (``<common dir>/petri-exec.worktrees.lock``)."""
+    common = _common_dir(git.cwd)
+    with _repo_locks_guard:
+        lock = _repo_locks.get(common)
+        if lock is None:
+            lock = _repo_locks[common] = _RepoLock(common / "petri-exec.worktrees.lock")
+    return lock.hold()
+
+
 def worktrees(git: Git) -> dict[Path, Worktree]:
     """The repository's worktrees by resolved path (``git worktree list --porcelain -z``)."""
     out: dict[Path, Worktree] = {}
     fields: dict[str, str | None] = {}
-    text = git.run("worktree", "list", "--porcelain", "-z").stdout.decode(
-        errors="surrogateescape")
+    with repo_lock(git):
+        proc = git.run("worktree", "list", "--porcelain", "-z")
+    text = proc.stdout.decode(errors="surrogateescape")
     for item in [*text.split("\0"), ""]:
         if item:
             key, _, value = item.partition(" ")
@@ -197,6 +260,12 @@ def ensure_worktree(git: Git, path: Path, branch: str, start: str | None = None)
     if admin is not None and admin.is_dir() and not (admin / "locked").exists():
         _clear_locks(git, admin, ref)  # stale: one step per worktree at a time
         return False
+    with repo_lock(git):
+        return _make_worktree(git, path, branch, ref, admin, start)
+
+
+def _make_worktree(git: Git, path: Path, branch: str, ref: str, admin: Path | None,
+                   start: str | None) -> bool:
     if path.exists() or admin is not None:
         entry = worktrees(git).get(_resolved(path))
         if entry is None and path.is_dir() and any(path.iterdir()):
@@ -222,16 +291,17 @@ def remove_worktree(git: Git, path: Path) -> bool:
     Returns:
         Whether there was anything to remove.
     """
-    if not path.exists() and _admin_dir(path) is None:
-        entry = worktrees(git).get(_resolved(path))
-        if entry is None:
-            return False
-    try:
-        git.run("worktree", "remove", "--force", "--force", str(path))
-    except GitCommandError:  # half-deleted or half-made: remove the files, then the entry
-        shutil.rmtree(path, ignore_errors=True)
-        git.run("worktree", "unlock", str(path), ok=(0, 128))  # a killed add leaves a lock
-        git.run("worktree", "prune")
+    with repo_lock(git):
+        if not path.exists() and _admin_dir(path) is None:
+            entry = worktrees(git).get(_resolved(path))
+            if entry is None:
+                return False
+        try:
+            git.run("worktree", "remove", "--force", "--force", str(path))
+        except GitCommandError:  # half-deleted or half-made: remove the files and the entry
+            shutil.rmtree(path, ignore_errors=True)
+            git.run("worktree", "unlock", str(path), ok=(0, 128))  # a killed add's lock
+            git.run("worktree", "prune")
     return True
 
 
