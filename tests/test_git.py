@@ -386,3 +386,40 @@ def test_scripted_agent_obeys_its_task_and_refuses_escapes(tmp_path: Path) -> No
     r = agent("## Task\n- fail: on purpose\n")
     assert r.returncode == 1 and "on purpose" in r.stdout
     assert not (tmp_path / "escape.txt").exists()
+
+
+def test_failing_tests_then_fix_and_retry_run_on_a_fresh_slice_branch(tmp_path: Path) -> None:
+    """The issue's scenario: the tests fail, the run halts at verification naming the
+    slice; the code is fixed (here: the agent), the slice is retried (pe.retry, which calls
+    the ports' reset_slices); its agent and tests run again on a fresh branch from the run
+    branch and the run completes, with one commit per slice."""
+    repo = make_repo(tmp_path / "repo")
+    run = write_git_run(repo / "run.json", [
+        {"id": "calc", "meta": {"prompt": "add", "verify": "test \"$(cat sum.txt)\" = 3"}},
+        {"id": "docs", "depends_on": ["calc"], "meta": {"prompt": "document"}}])
+    broken = pe.GitPorts(agent='[ "$PETRI_SLICE_ID" = calc ] && echo 2 > sum.txt || '
+                               'echo "see sum.txt" > README.md', test="true")
+    out = pe.drive(run, broken)
+    assert (out.step, out.reason, out.detail) == (
+        "run_complete", "verification_failed", "the tests of slice calc failed (facts.verdict)")
+    docs = out.run.slice("docs").facts  # built on a run branch without calc: skipped
+    assert (docs["verdict"], docs["merged"]) == ("skipped", False)
+    assert docs["skipped"].startswith("dependency calc was not merged")
+    assert first_parents(repo, "petri/feature", out.run.facts["base_commit"]) == []
+    old_commit = out.run.slice("calc").facts["commit"]
+    fixed = pe.GitPorts(agent='[ "$PETRI_SLICE_ID" = calc ] && echo 3 > sum.txt || '
+                              'echo "see sum.txt" > README.md', test="true")
+    again = pe.retry(run, "run_complete", ports=fixed)  # resets calc and docs downstream
+    assert [s.status for s in again.slices] == ["pending", "pending"]
+    assert git(repo, "branch", "--list", "petri/feature.slices/*") == ""
+    out = pe.drive(run, fixed)
+    assert out.status == "completed", out
+    calc = out.run.slice("calc").facts
+    assert calc["verdict"] == "passed" and calc["commit"] != old_commit
+    assert calc["agent_log"] == "run.work/logs/calc.agent.2.log"  # the agent ran again
+    commits = first_parents(repo, "petri/feature", out.run.facts["base_commit"])
+    assert [trailer(repo, c, "Petri-Slice") for c in commits] == ["calc", "docs"]
+    assert git(repo, "show", "petri/feature:sum.txt") == "3"
+    # docs' agent ran once, after the retry (its first attempt was skipped: no log)
+    assert out.run.slice("docs").facts["agent_log"] == "run.work/logs/docs.agent.2.log"
+    assert not (repo / "run.work" / "logs" / "docs.agent.1.log").exists()

@@ -134,3 +134,19 @@ def test_help_lists_the_git_options() -> None:
         assert flag in r.stdout, flag
     r = subprocess.run([EXE, "--help"], capture_output=True, text=True, check=True)
     assert "clean" in r.stdout
+
+
+def test_retry_with_the_git_ports_resets_the_slice_branch(repo: Path) -> None:
+    write_git_run(repo / "run.json", [
+        {"id": "a", "meta": {"prompt": "x", "verify": "test -f fixed.txt"}}])
+    r = cli("drive", "run.json", "--ports", "git", "--agent", "touch broken.txt", cwd=repo)
+    assert r.returncode == 3 and "verification_failed" in r.stdout
+    assert git(repo, "branch", "--list", "petri/feature.slices/a") != ""
+    r = cli("retry", "run.json", "a", "--ports", "git", cwd=repo)
+    assert r.returncode == 0, r.stderr
+    assert git(repo, "branch", "--list", "petri/feature.slices/a") == ""
+    r = cli("drive", "run.json", "--ports", "git", "--agent", "touch fixed.txt", "--json",
+            cwd=repo)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert git(repo, "ls-tree", "--name-only", "petri/feature").split() == [
+        "README.md", "fixed.txt"]

@@ -71,6 +71,8 @@ def git_ports(spec: str, a: argparse.Namespace | None) -> GitPorts | None:
             ``--agent``, or a bad option value.
     """
     given = _given(a) if a is not None else []
+    if spec == "git" and (a is None or not hasattr(a, "agent")):
+        return GitPorts(agent="true")  # a command without git options (retry): runs no agent
     if spec != "git":
         if given:
             raise UsageError(f"{', '.join(given)} configure the git ports; add --ports git "

@@ -210,7 +210,12 @@ class GitPorts:
     # -- slice steps -----------------------------------------------------------------------
 
     def agent_runner(self, ctx: StepContext) -> StepResult:
-        """``agent_result``: run the agent in the slice's worktree; commit what it left."""
+        """``agent_result``: run the agent in the slice's worktree; commit what it left.
+        Skipped (no agent, no commit) when a dependency's work was not merged."""
+        unmerged = _unmerged(ctx)
+        if unmerged:
+            return StepResult.ok(commit=None, skipped=f"dependency {unmerged} was not merged "
+                                 "into the run branch (its tests failed, or it was skipped)")
         rr = self._repo(ctx)
         lay, git, sid = rr.layout, rr.git, ctx.slice_id or ""
         wt, branch, ref = lay.slice_worktree(sid), lay.slice_branch(sid), lay.slice_ref(sid)
@@ -270,6 +275,8 @@ class GitPorts:
     def test_runner(self, ctx: StepContext) -> StepResult:
         """``test_result``: run the test command in the slice's worktree (a verdict)."""
         meta = (ctx.slice.meta if ctx.slice else None) or {}
+        if ctx.slice is not None and ctx.slice.facts.get("skipped"):
+            return StepResult.ok(verdict="skipped", test_command=None)
         command = meta.get("verify", self.test)
         if command is None:
             return StepResult.ok(verdict="untested", test_command=None)
@@ -297,6 +304,8 @@ class GitPorts:
         if sl.facts.get("verdict") == "failed":
             return StepResult.ok(merged=False, merge_skipped="the slice's tests failed; "
                                  "its branch and worktree are kept for inspection")
+        if sl.facts.get("skipped") or _unmerged(ctx):
+            return StepResult.ok(merged=False, merge_skipped="a dependency was not merged")
         rr = self._repo(ctx)
         lay, git, sid = rr.layout, rr.git, sl.id
         with merge_lock(lay):
@@ -379,3 +388,10 @@ class GitPorts:
         """
         return reset_run_slices(self, Path(run_path), run, slice_ids)
 
+
+def _unmerged(ctx: StepContext) -> str | None:
+    """The first dependency whose work did not reach the run branch (``merged: false``)."""
+    for dep, facts in ctx.dependencies.items():
+        if facts.get("merged") is False:
+            return dep
+    return None
