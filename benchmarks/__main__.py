@@ -3,9 +3,10 @@
 Runs, one after the other in fresh interpreters (so that no benchmark's heap slows the
 next): the in-memory drive against graphlib and SNAKES with scaling (``bench_drive``),
 persisting a firing (``bench_persist``), peak memory (``bench_memory``), concurrency
-against the ideal schedule and Dask (``bench_parallel``), and state spaces of contest nets
-against a straightforward explorer and pm4py (``bench_statespace``). Each prints its machine line
-and its table of ratios against the targets of contract section 7.
+against the ideal schedule and Dask (``bench_parallel``), state spaces of contest nets
+against a straightforward explorer and pm4py (``bench_statespace``), and a git run against a
+hand-written shell loop of the same git commands (``bench_git``). Each prints its machine
+line and its table of ratios against the targets of contract section 7.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def main(argv: list[str]) -> int:
         ["bench_memory.py", *(["--slices", "10000"] if quick else [])],
         ["bench_parallel.py", *(["--quick", "--repeat", "1"] if quick else [])],
         ["bench_statespace.py", *(["--quick"] if quick else [])],
+        ["bench_git.py", *(["--quick"] if quick else [])],
     ]
     status = 0
     for script, *args in runs:

@@ -46,6 +46,8 @@ from .engine import (
     retry,
 )
 from .errors import (
+    GitCommandError,
+    GitRepoError,
     JournalError,
     NetFormatError,
     NotEnabledError,
@@ -59,7 +61,7 @@ from .errors import (
     UsageError,
 )
 from .interchange import from_pnml, from_snakes, to_pnml, to_snakes
-from .ports import StepContext, StepResult
+from .ports import GitPorts, StepContext, StepResult
 from .run import (
     Epic,
     Lane,
@@ -84,6 +86,9 @@ __all__ = [
     "Epic",
     "Event",
     "Failure",
+    "GitCommandError",
+    "GitPorts",
+    "GitRepoError",
     "JournalError",
     "Lane",
     "LinearScheduler",

@@ -7,6 +7,8 @@ instead, on one line, so the command line can print it as is.
 from __future__ import annotations
 
 __all__ = [
+    "GitCommandError",
+    "GitRepoError",
     "JournalError",
     "NetFormatError",
     "NotEnabledError",
@@ -95,3 +97,13 @@ class PortError(PetriExecError, TypeError):
 
 class UsageError(PetriExecError, ValueError):
     """An API or command-line argument is invalid (e.g. an unknown scheduler name)."""
+
+
+class GitRepoError(PetriExecError, ValueError):
+    """The git ports were given an unusable repository, base branch, agent command or run
+    worktree path (not a repository, no commits, an unknown base, a path that is not ours)."""
+
+
+class GitCommandError(PetriExecError, RuntimeError):
+    """A git command the git ports ran failed; the message names the command, its exit code
+    and git's last line of error output."""

@@ -286,3 +286,39 @@ def test_readme_commands_are_what_ci_runs() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     for command in commands:
         assert command in ci, command
+
+
+def test_readme_git_run_commands_run_verbatim(tmp_path: Path) -> None:
+    """The README's git-run block, run line by line as written, from a checkout-like
+    directory (``nets`` and a ``.venv/bin/petri-exec`` of this interpreter)."""
+    readme = (ROOT / "README.md").read_text()
+    block = next(b for b in re.findall(r"```sh\n(.*?)```", readme, re.S)
+                 if "--ports git" in b)
+    commands = [line for line in block.splitlines() if line and not line.startswith("#")]
+    assert len(commands) == 4
+    (tmp_path / "nets").symlink_to(ROOT / "nets")
+    shim = tmp_path / ".venv" / "bin" / "petri-exec"
+    shim.parent.mkdir(parents=True)
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m petri_exec "$@"\n')
+    shim.chmod(0o755)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "gitconfig").write_text("")
+    env = {**os.environ, "HOME": str(home), "GIT_CONFIG_GLOBAL": str(home / "gitconfig"),
+           "GIT_CONFIG_NOSYSTEM": "1", "PWD": str(tmp_path)}
+    outputs = []
+    for _ in range(2):  # "run it again at will"
+        outputs = []
+        for command in commands:
+            r = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env,
+                               capture_output=True, text=True, timeout=300, check=False)
+            assert r.returncode == 0, (command, r.stdout, r.stderr)
+            outputs.append(r.stdout)
+    assert "completed: run status promotion_prepared, 28 fired" in outputs[1]
+    assert "fired: run status promoted, 1 fired" in outputs[2]
+    log = [line.split(" ", 1)[1] for line in outputs[3].splitlines()]
+    assert log[0] == "Release 1.0.0" and log[-1] == "initial commit"
+    assert sorted(log[1:4]) == ["Command line", "Documentation", "Greeting function"]
+    repo = tmp_path / "demo" / "repo"
+    assert subprocess.run(["python3", "hello.py", "Ada"], cwd=repo, capture_output=True,
+                          text=True, check=True).stdout == "Hello, Ada!\n"

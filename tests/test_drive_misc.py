@@ -124,7 +124,8 @@ def test_public_exports() -> None:
 
 def test_error_tree() -> None:
     leaves = [pe.RunFileError, pe.TemplateError, pe.NotEnabledError, pe.RunLockedError,
-              pe.JournalError, pe.UnknownTransitionError, pe.UsageError, pe.PortError]
+              pe.JournalError, pe.UnknownTransitionError, pe.UsageError, pe.PortError,
+              pe.GitRepoError, pe.GitCommandError]
     for leaf in leaves:
         assert issubclass(leaf, pe.PetriExecError)
         assert any(b.__module__ == "builtins" and b is not object for b in leaf.__mro__[2:])

@@ -105,7 +105,9 @@ def test_failed_verdict_advances_then_run_complete_halts(two_slices: Path) -> No
     assert run.slice("ui").facts["verdict"] == "failed"
     assert "net_completed" not in {e.kind for e in seen}
     failed = [e for e in seen if e.kind == "transition_failed"]
-    assert failed[0].facts == {"failed_slices": ["ui"]}
+    assert failed[0].facts == {"failed_slices": ["ui"],
+                               "detail": "the tests of slice ui failed (facts.verdict)"}
+    assert out.detail == "the tests of slice ui failed (facts.verdict)"
 
 
 @pytest.mark.parametrize(
@@ -217,3 +219,117 @@ def test_fire_not_enabled_names_missing_tokens(two_slices: Path) -> None:
     with pytest.raises(pe.UnknownTransitionError, match="did you mean 'test_result:api'"):
         pe.fire(two_slices, "test_result:apy", FakePorts())
     assert two_slices.read_bytes() == before
+
+
+def _diamond(path: Path) -> Path:
+    return write_run(path, [
+        {"id": "a", "depends_on": []},
+        {"id": "b", "depends_on": ["a"]},
+        {"id": "c", "depends_on": ["a"]},
+        {"id": "d", "depends_on": ["b", "c"]},
+    ], run_id="deps")
+
+
+@pytest.mark.parametrize("max_parallel", [1, 3])
+def test_ports_see_their_dependencies_facts(tmp_path: Path, max_parallel: int) -> None:
+    seen: dict[str, dict[str, dict[str, object]]] = {}
+
+    def agent(ctx: pe.StepContext) -> dict[str, object]:
+        seen[ctx.transition] = {k: dict(v) for k, v in ctx.dependencies.items()}
+        return {"made": ctx.slice_id, "deps_seen": sorted(ctx.dependencies)}
+
+    ports = dict(FakePorts())
+    ports["agent_runner"] = agent
+    ports["workspace"] = lambda ctx: {"run_deps": len(ctx.dependencies)}
+    out = pe.drive(_diamond(tmp_path / "run.json"), ports, max_parallel=max_parallel)
+    assert out.status == "completed", out
+    assert seen["agent_result:a"] == {}
+    assert list(seen["agent_result:d"]) == ["b", "c"]
+    assert seen["agent_result:d"]["b"]["made"] == "b"
+    assert seen["agent_result:d"]["c"]["verdict"] == "passed"  # the dependency's last facts
+    assert seen["agent_result:b"]["a"]["deps_seen"] == []
+    assert out.run.facts["run_deps"] == 0
+
+
+def test_dependencies_are_read_only_and_pickle_as_dicts(tmp_path: Path) -> None:
+    import pickle
+
+    contexts: list[pe.StepContext] = []
+    ports = dict(FakePorts())
+    ports["test_runner"] = lambda ctx: (contexts.append(ctx), {"verdict": "passed"})[1]
+    assert pe.drive(_diamond(tmp_path / "run.json"), ports).status == "completed"
+    ctx = next(c for c in contexts if c.slice_id == "d")
+    with pytest.raises(TypeError):
+        ctx.dependencies["b"]["made"] = "x"  # type: ignore[index]
+    with pytest.raises(KeyError):
+        ctx.dependencies["a"]  # not a direct dependency of d
+    back = pickle.loads(pickle.dumps(ctx))
+    assert back == ctx
+    assert dict(back.dependencies) == {k: dict(v) for k, v in ctx.dependencies.items()}
+    with pytest.raises(TypeError):
+        back.dependencies["b"]["x"] = 1  # type: ignore[index]
+
+
+def test_optional_port_is_called_when_supplied(two_slices: Path) -> None:
+    calls: list[tuple[str, str | None, list[str]]] = []
+
+    def integrate(ctx: pe.StepContext) -> dict[str, str]:
+        calls.append((ctx.transition, ctx.port, sorted(ctx.dependencies)))
+        return {"integrated": ctx.slice_id or ""}
+
+    ports = dict(FakePorts())
+    ports["integrate"] = integrate
+    out = pe.drive(two_slices, ports)
+    assert out.status == "completed"
+    assert calls == [("slice_complete:api", "integrate", []),
+                     ("slice_complete:ui", "integrate", ["api"])]
+    assert out.run.slice("ui").facts["integrated"] == "ui"
+    net = pe.compile_run(out.run)
+    assert net.transition("slice_complete:api").port is None  # the net is unchanged
+
+
+def test_optional_port_missing_keeps_the_step_bookkeeping(two_slices: Path,
+                                                          tmp_path: Path) -> None:
+    out = pe.drive(two_slices, FakePorts())
+    assert out.status == "completed"
+    assert "integrated" not in out.run.slice("api").facts
+
+
+def test_optional_port_failure_halts_at_its_step(two_slices: Path) -> None:
+    ports = dict(FakePorts())
+    ports["integrate"] = lambda ctx: pe.StepResult.fail("merge conflict in a.txt")
+    out = pe.drive(two_slices, ports)
+    assert (out.status, out.step, out.reason) == ("halted", "slice_complete:api",
+                                                  "merge conflict in a.txt")
+    assert pe.load_run(two_slices).slice("api").status == "test_result_ingested"
+
+
+class _Preflighted:
+    def __init__(self, refuse: bool) -> None:
+        self.refuse = refuse
+        self.seen: list[tuple[object, str]] = []
+
+    def preflight(self, run_path: Path | None, run: pe.Run) -> None:
+        self.seen.append((run_path, run.run_id))
+        if self.refuse:
+            raise pe.UsageError("refused by preflight")
+
+    def workspace(self, ctx: pe.StepContext) -> None:
+        return None
+
+
+def test_drive_and_fire_call_the_ports_preflight_before_touching_the_run(
+        two_slices: Path) -> None:
+    before = two_slices.read_bytes()
+    ports = _Preflighted(refuse=True)
+    with pytest.raises(pe.UsageError, match="refused by preflight"):
+        pe.drive(two_slices, ports)
+    with pytest.raises(pe.UsageError, match="refused by preflight"):
+        pe.fire(two_slices, "worktree_create", ports)
+    assert ports.seen == [(two_slices, "checkout-redesign")] * 2
+    assert two_slices.read_bytes() == before
+    assert not pe.journal_path(two_slices).exists()
+    ok = _Preflighted(refuse=False)
+    assert pe.fire(two_slices, "worktree_create", ok).status == "fired"
+    assert pe.drive(pe.load_run(two_slices), ok, max_firings=0).status == "paused"
+    assert ok.seen[-1] == (None, "checkout-redesign")

@@ -126,7 +126,15 @@ REFUSALS: dict[str, tuple[Callable[[dict[str, Any]], Any], tuple[str, ...]]] = {
         "x.toml: slice.frontier: unknown key; allowed keys are done, initial, steps",)),
     "unknown_step_key": (run_step(0, prot="x"), (
         "x.toml: run.steps[0].prot: unknown key; allowed keys are from, handler, manual, name, "
-        "port, retries, retry_backoff_s, timeout_s, to",)),
+        "optional_port, port, retries, retry_backoff_s, timeout_s, to",)),
+    "port_and_optional_port": (slice_step(optional_port="other"), (
+        "x.toml: slice.steps[0].optional_port: the step also names port 'runner'; keep one of "
+        "port (required) and optional_port (called only when supplied)",)),
+    "optional_port_not_name": (run_step(0, optional_port="a b"), (
+        "run.steps[0].optional_port: expected a name",)),
+    "optional_port_with_portless_handler": (run_step(1, handler="verify_slices",
+                                                     optional_port="hook"), (
+        "x.toml: run.steps[1].optional_port: handler 'verify_slices' never calls a port",)),
     "missing_run": (lambda d: d.pop("run"), (
         "x.toml: [run]: missing table; declare the run lane",)),
     "missing_slice": (lambda d: d.pop("slice"), ("[slice]: missing table",)),

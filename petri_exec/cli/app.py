@@ -17,7 +17,7 @@ from typing import NoReturn, Protocol
 
 from ..errors import PetriExecError
 from ..views.terminal import for_terminal
-from . import commands, operate, serve
+from . import commands, git, operate, serve
 
 __all__ = ["COMMANDS", "AddCommand", "build_parser", "main"]
 
@@ -30,8 +30,8 @@ class AddCommand(Protocol):
 
 
 #: Each command module's ``register(add)``, in the order ``--help`` lists them.
-COMMANDS: tuple[Callable[[AddCommand], None], ...] = (commands.register, operate.register,
-                                                      serve.register)
+COMMANDS: tuple[Callable[[AddCommand], None], ...] = (
+    commands.register, operate.register, git.register, serve.register)
 
 _EXIT_CODES = ("exit codes: 0 success/completed, 1 internal error, 2 bad input or usage, "
                "3 halted, 4 deadlocked, 5 paused")
@@ -46,6 +46,8 @@ _EPILOG = f"""examples:
   petri-exec export run.json --format pnml       the net in a standard format
   petri-exec abandon run.json --reason "..."     stop a run for good
   petri-exec serve run.json                      watch it live in a browser
+  petri-exec drive run.json --ports git --agent CMD   an agent run over git (docs/git.md)
+  petri-exec clean run.json --branches           remove a git run's worktrees and branches
 
 {_EXIT_CODES}
 run 'petri-exec COMMAND --help' for a command's options; docs/cli.md has the details."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..core.compile import compile_run, marking_of
 from ..core.schedulers import LinearScheduler, PetriScheduler
-from ..engine.api import DriveOutcome, abandon, drive, fire
+from ..engine.api import DriveOutcome, abandon, drive, fire, preflight
 from ..engine.durable import load_run
 from ..engine.journal import journal_path, read_journal
 from ..engine.writer import start_fresh
@@ -30,6 +30,7 @@ from ..views.progress import BoardProgress, LineProgress
 from ..views.terminal import for_terminal
 from ..views.viewchoice import NET_VIEW_MAX_AREA_PT2, NET_VIEW_MAX_SIDE_PT
 from ..views.visualize import FORMATS, format_for, visualize
+from .git import add_git_options, git_ports, report_preflight
 
 __all__ = ["EXIT", "load_ports", "register"]
 
@@ -83,13 +84,15 @@ def cmd_check(a: argparse.Namespace) -> int:
     from ..analysis.soundness import properties_line
 
     run, template = _load(a.run)
+    ports = report_preflight(load_ports(a.ports, a), a.run) if a.ports else None
     rep = analyze_run(run, template=template, behavioural=a.behavioural,
                       max_states=a.max_states, max_memory=a.max_memory * 2**20)
     ok = rep.sound and (rep.drive_completes or a.allow_manual) and rep.agrees is not False
     code = 0 if ok else 4
     if a.json:
-        print(json.dumps({"run": a.run, "valid": True, **rep.to_json(), "exit": code},
-                         indent=2))
+        extra = {} if ports is None else {"ports": {"spec": a.ports, "preflight": ports}}
+        print(json.dumps({"run": a.run, "valid": True, **rep.to_json(), **extra,
+                          "exit": code}, indent=2))
         return code
 
     def yn(v: bool | None) -> str:
@@ -132,6 +135,8 @@ def cmd_check(a: argparse.Namespace) -> int:
             print(f"  note: {b.limit}")
     for reason in rep.reasons:
         print(tw.fill(reason, width=92, initial_indent="  problem: ", subsequent_indent=" " * 11))
+    for line in ports or ():
+        print(f"  ports {a.ports}: {line}")
     if ok:
         print("verdict: sound" + (" (manual gates allowed)" if rep.manual_gates else ""))
     elif rep.sound:
@@ -187,18 +192,23 @@ def cmd_why(a: argparse.Namespace) -> int:
     return 0
 
 
-def load_ports(spec: str) -> Any:
-    """The ports object a ``--ports`` spec names: ``shell`` or ``module:attribute``.
+def load_ports(spec: str, a: argparse.Namespace | None = None) -> Any:
+    """The ports object a ``--ports`` spec names: ``shell``, ``git`` (built from the git
+    options in ``a``) or ``module:attribute``.
 
     Raises:
         UsageError: The spec is malformed, the module cannot be imported (a syntax error
-            in it is named with its file and line) or lacks the attribute.
+            in it is named with its file and line) or lacks the attribute; git options
+            without ``--ports git``, or ``--ports git`` without ``--agent``.
     """
+    git = git_ports(spec, a)  # --ports git, and git options only with it
+    if git is not None:
+        return git
     if spec == "shell":
         from ..ports.shell import ShellPorts
 
         return ShellPorts()
-    return load_object(spec, "--ports", "'shell' or module:attribute")
+    return load_object(spec, "--ports", "'shell', 'git' or module:attribute")
 
 
 def load_object(spec: str, flag: str, forms: str) -> Any:
@@ -267,8 +277,9 @@ def _report(a: argparse.Namespace, out: DriveOutcome, started: float) -> int:
 
 
 def cmd_drive(a: argparse.Namespace) -> int:
-    ports = load_ports(a.ports)
+    ports = load_ports(a.ports, a)
     if a.fresh:
+        preflight(a.run, ports)  # refuse bad ports before moving anything aside
         moved = start_fresh(a.run)
         if moved is not None:
             print(for_terminal(f"{a.run}: a new journal; the previous one is now {moved}"),
@@ -285,7 +296,7 @@ def cmd_drive(a: argparse.Namespace) -> int:
 
 
 def cmd_fire(a: argparse.Namespace) -> int:
-    ports = load_ports(a.ports)
+    ports = load_ports(a.ports, a)
     observer = _observer(a)
     started = time.monotonic()
     try:
@@ -341,13 +352,15 @@ def cmd_export(a: argparse.Namespace) -> int:
 def _drive_options(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--ports", required=True, metavar="SPEC",
                     help="'shell' (the built-in shell ports: a slice's meta.run and "
-                         "meta.verify commands) or module:attribute (your ports object)")
+                         "meta.verify commands), 'git' (an agent run over git: --agent "
+                         "below) or module:attribute (your ports object)")
     sp.add_argument("--progress", choices=("auto", "board", "lines", "quiet"), default="auto",
                     help="auto (default): a status board on a terminal, one line per event "
                          "otherwise")
     sp.add_argument("--json", action="store_true",
                     help="print the outcome as JSON (status, run_status, step, reason, "
                          "fired, exit_code); no progress unless --progress is given")
+    add_git_options(sp)
 
 
 def register(add: Any) -> None:
@@ -393,6 +406,10 @@ def register(add: Any) -> None:
                         "(estimated; default 1024)")
     c.add_argument("--allow-manual", action="store_true",
                    help="exit 0 when sound even if drive() stops at a manual gate")
+    c.add_argument("--ports", metavar="SPEC",
+                   help="also run these ports' preflight (git: repository, base branch, "
+                        "worktree paths), firing nothing")
+    add_git_options(c)
     w = add("why", cmd_why, "explain what a transition is waiting for",
             "petri-exec why run.json slice_start:ui")
     w.add_argument("transition", metavar="TRANSITION")
@@ -401,6 +418,7 @@ def register(add: Any) -> None:
             "drive the run until it completes, halts, deadlocks or pauses, with live "
             "progress (a status board on a terminal, one line per event otherwise)",
             "petri-exec drive run.json --ports shell\n"
+            "petri-exec drive run.json --ports git --agent \"python3 scripted_agent.py\"\n"
             "petri-exec drive run.json --ports myports:PORTS --max-firings 10\n"
             "petri-exec drive run.json --ports shell --json | jq -r .status")
     _drive_options(d)

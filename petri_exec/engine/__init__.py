@@ -8,12 +8,12 @@ never ``views`` or the command line.
 
 from __future__ import annotations
 
-from .api import abandon, adrive, drive, fire
+from .api import abandon, adrive, drive, fire, preflight
 from .driver import Driver
 from .durable import Durable, digest_of, load_durable, load_run
 from .journal import DIGEST_KINDS, EVENT_KINDS, Event, Journal, journal_path, read_journal
 from .journalscan import Scan, scan_journal
-from .live import LiveRun
+from .live import DependencyFacts, LiveRun
 from .lock import RunLock, holder_pid, run_lock
 from .operate import amend, retry
 from .outcome import DriveOutcome, Failure, Job, StepPolicy, call_port
@@ -22,6 +22,7 @@ from .writer import RunWriter, check_sibling_names, move_journal_aside, sibling_
 
 __all__ = [
     "DIGEST_KINDS",
+    "DependencyFacts",
     "DriveOutcome",
     "Driver",
     "Durable",
@@ -49,6 +50,7 @@ __all__ = [
     "load_durable",
     "load_run",
     "move_journal_aside",
+    "preflight",
     "read_journal",
     "retry",
     "run_lock",

@@ -13,7 +13,8 @@ import asyncio
 import concurrent.futures
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -21,12 +22,13 @@ import attrs
 from ..core.marking import not_enabled
 from ..core.net import Transition
 from ..core.schedulers import Scheduler
-from ..errors import NotEnabledError, UsageError
+from ..errors import JournalError, NotEnabledError, UsageError
 from ..ports.procgroup import groups_of, terminate_groups
 from ..ports.protocol import StepResult, timeout_result
 from ..run.model import Run
+from ..run.runfile import load_file
 from .driver import Driver
-from .durable import load_durable
+from .durable import load_durable, load_run
 from .interrupt import Interrupt, interrupts
 from .journal import Event
 from .lock import run_lock
@@ -35,7 +37,7 @@ from .parallel import run_parallel
 from .readyqueue import ReadyQueue
 from .writer import RunWriter, start_fresh
 
-__all__ = ["DriveOutcome", "Failure", "abandon", "adrive", "drive", "fire"]
+__all__ = ["DriveOutcome", "Failure", "abandon", "adrive", "drive", "fire", "preflight"]
 
 #: Default for ``max_parallel``: steps run one at a time unless asked otherwise.
 DEFAULT_MAX_PARALLEL = 1
@@ -118,9 +120,10 @@ def drive(
                          "loss) or 'flush' (safe against a process crash only)")
     if not isinstance(grace_s, (int, float)) or not grace_s >= 0:
         raise UsageError(f"grace_s={grace_s!r} must be a non-negative number of seconds")
-    if fresh:
-        if isinstance(run, Run):
-            raise UsageError("fresh=True needs a run file (an in-memory run has no journal)")
+    if fresh and isinstance(run, Run):
+        raise UsageError("fresh=True needs a run file (an in-memory run has no journal)")
+    preflight(run, ports, template_dirs)
+    if fresh and not isinstance(run, Run):
         start_fresh(run, template_dirs=template_dirs)
     d = Driver(run, scheduler, on_event, template_dirs, checkpoint_every=checkpoint_every,
                durability=durability, policy=policy)
@@ -151,6 +154,38 @@ async def adrive(run: str | os.PathLike[str] | Run, ports: Any, **options: Any) 
         The outcome.
     """
     return await asyncio.to_thread(drive, run, ports, **options)
+
+
+def preflight(run: str | os.PathLike[str] | Run, ports: Any,
+              template_dirs: Iterable[str | os.PathLike[str]] = ()) -> None:
+    """Let a ports object refuse a run before anything is touched.
+
+    A ports *object* (not a mapping) with a callable ``preflight`` attribute is called as
+    ``ports.preflight(run_path, run)`` (``run_path`` None for an in-memory run) before the
+    run is locked or its journal opened; what it raises propagates (the git ports raise
+    :class:`~petri_exec.errors.GitRepoError` for a repository they cannot use).
+    ``drive()`` and ``fire()`` call it; the command line's ``check --ports`` too.
+
+    Args:
+        run: A run file or an in-memory run.
+        ports: The ports.
+        template_dirs: Extra template directories (to load the run).
+
+    Raises:
+        PetriExecError: Whatever the ports' preflight raises, and what loading the run
+            raises (``RunFileError``, ``TemplateError``, ``JournalError``).
+    """
+    check = None if isinstance(ports, Mapping) else getattr(ports, "preflight", None)
+    if not callable(check):
+        return
+    if isinstance(run, Run):
+        check(None, run)
+        return
+    try:
+        loaded = load_run(run, template_dirs=template_dirs)
+    except JournalError:  # another run's journal (drive --fresh sets it aside): run.json
+        loaded = load_file(run, template_dirs=template_dirs)[1]
+    check(Path(run), loaded)
 
 
 def _policy_override(retries: int | None, backoff: float | None,
@@ -283,6 +318,7 @@ def fire(
         JournalError: The journal is damaged or contradicts run.json.
         RunLockedError: Another driver holds the run.
     """
+    preflight(run, ports, template_dirs)
     d = Driver(run, "petri", on_event, template_dirs, durability=durability)
     try:
         t = d.net.transition(transition)

@@ -41,7 +41,7 @@ from ..run.runfile import validate_checked, write_atomic
 from ..run.templates import Step, Template, load_template
 from .durable import load_durable
 from .journal import Event
-from .live import LiveRun
+from .live import DependencyFacts, LiveRun
 from .lock import run_lock
 from .outcome import DriveOutcome, Failure, Job, Status, StepPolicy
 from .writer import RunWriter
@@ -143,6 +143,12 @@ class Driver:
             attempts, replayed = durable.attempts, durable.replayed
             self.seq = self.writer.seq
         self.template = template
+        #: Per slice (by index), the indexes of the slices it depends on.
+        self.deps = deps
+        #: Step name -> the optional port it calls when the ports supply it.
+        self.optional_ports = {st.name: st.optional_port
+                               for st in (*template.run.steps, *template.slice.steps)
+                               if st.optional_port is not None}
         with gc_paused():  # per-slice structures, none in a reference cycle
             self.scheduler = _resolve_scheduler(scheduler, loaded, template, deps)
             self.net: Net = self.scheduler.net
@@ -231,12 +237,21 @@ class Driver:
         live = self.live
         k = live.slice_of(t)
         run_id = live.base.run_id
-        ctx = StepContext(
-            run_id, t.name, t.step, t.slice_id, live.slice(k) if k is not None else None,
-            live.facts_view, n, run_id + "/" + t.name, self.run_dir, t.port, live.status,
-            self.path,
-        )
         port = t.port
+        if port is None and self.optional_ports:
+            port = self.optional_ports.get(t.step)
+        if k is None:
+            ctx = StepContext(run_id, t.name, t.step, None, None, live.facts_view, n,
+                              run_id + "/" + t.name, self.run_dir, port, live.status,
+                              self.path)
+        elif deps := self.deps[k]:  # a read-only view: O(1), facts read on access
+            ctx = StepContext(run_id, t.name, t.step, t.slice_id, live.slice(k),
+                              live.facts_view, n, run_id + "/" + t.name, self.run_dir, port,
+                              live.status, self.path, DependencyFacts(live, deps))
+        else:
+            ctx = StepContext(run_id, t.name, t.step, t.slice_id, live.slice(k),
+                              live.facts_view, n, run_id + "/" + t.name, self.run_dir, port,
+                              live.status, self.path)
         if port is None:
             return ctx, None
         try:
@@ -260,7 +275,7 @@ class Driver:
         ctx, fn = self._start(t, ports)
         if fn is None or t.handler is not None:
             return self._without_job(t, ctx, fn)
-        return Job(t, ctx, fn, t.port or "", self.policies[t.step].timeout_s)
+        return Job(t, ctx, fn, ctx.port or "", self.policies[t.step].timeout_s)
 
     def attempt(self, t: Transition, ports: Any,
                 bounded: Callable[[Job], StepResult]) -> StepResult:
@@ -271,14 +286,14 @@ class Driver:
             return self._without_job(t, ctx, fn)
         timeout = self.policies[t.step].timeout_s
         if timeout is None:
-            return self.caller.call(fn, ctx, t.port or "")
-        return bounded(Job(t, ctx, fn, t.port or "", timeout))
+            return self.caller.call(fn, ctx, ctx.port or "")
+        return bounded(Job(t, ctx, fn, ctx.port or "", timeout))
 
     def _handle(self, t: Transition, ctx: StepContext,
                 fn: Callable[[StepContext], Any] | None) -> StepResult:
         call = None
         if fn is not None:
-            port_fn, name = fn, t.port or ""
+            port_fn, name = fn, ctx.port or ""
 
             def call() -> StepResult:
                 return self.caller.call(port_fn, ctx, name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -13,7 +13,7 @@ from ..core.net import Transition
 from ..run.model import Run, Slice
 from ..run.templates import Template
 
-__all__ = ["LiveRun"]
+__all__ = ["DependencyFacts", "LiveRun"]
 
 
 class LiveRun:
@@ -67,12 +67,23 @@ class LiveRun:
         status = self._status[k]
         if status is s.status and not self._new_facts:
             return s
-        facts = self._new_facts.pop(k, None)
+        facts = self._new_facts.get(k)
         if facts is None and status == s.status:
             return s
         self._slices[k] = s = Slice(s.id, status, s.depends_on, s.title, s.epic,
                                     s.facts if facts is None else facts, s.meta)
+        if facts is not None:  # only after the new value is in place: see facts_of()
+            del self._new_facts[k]
         return s
+
+    def facts_of(self, k: int) -> Mapping[str, Any]:
+        """Slice ``k``'s facts as they are now, without building its value.
+
+        Safe to call from a worker thread while the driving thread runs :meth:`slice`
+        (which publishes the new value before it forgets the pending facts).
+        """
+        facts = self._new_facts.get(k)
+        return self._slices[k].facts if facts is None else facts
 
     @property
     def slices(self) -> list[Slice]:
@@ -112,3 +123,39 @@ class LiveRun:
             lane = self._slice_lane
             status, target = self._status[k], self.slice_targets[t.step]
         return lane.position(status) >= lane.position(target)
+
+
+class DependencyFacts(Mapping[str, Mapping[str, Any]]):
+    """A slice step's ``ctx.dependencies``: each dependency's id -> its facts.
+
+    O(1) to build (it keeps the live run and the dependencies' indexes); facts are read on
+    access. A dependency is done before its dependant's first step, so what a port reads
+    is stable. Pickles as a plain dict.
+    """
+
+    __slots__ = ("_deps", "_live")
+
+    def __init__(self, live: LiveRun, deps: tuple[int, ...]) -> None:
+        """View the facts of slices ``deps`` (indexes into the run's slices) of ``live``."""
+        self._live = live
+        self._deps = deps
+
+    def __getitem__(self, slice_id: str) -> Mapping[str, Any]:
+        slices = self._live.base.slices
+        for k in self._deps:
+            if slices[k].id == slice_id:
+                return MappingProxyType(self._live.facts_of(k))  # read-only, O(1)
+        raise KeyError(slice_id)
+
+    def __iter__(self) -> Iterator[str]:
+        slices = self._live.base.slices
+        return iter([slices[k].id for k in self._deps])
+
+    def __len__(self) -> int:
+        return len(self._deps)
+
+    def __repr__(self) -> str:
+        return f"DependencyFacts({dict(self.items())!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return dict, ({k: dict(v) for k, v in self.items()},)

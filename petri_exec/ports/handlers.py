@@ -51,7 +51,11 @@ def verify_slices(ctx: StepContext, env: HandlerEnv) -> StepResult:
     """Fail with ``verification_failed`` if any slice's verdict is ``"failed"``."""
     failed = [s.id for s in env.slices() if s.facts.get("verdict") == "failed"]
     if failed:
-        return StepResult.fail("verification_failed", failed_slices=failed)
+        shown = ", ".join(failed[:10]) + (f" and {len(failed) - 10} more"
+                                          if len(failed) > 10 else "")
+        return StepResult.fail("verification_failed", failed_slices=failed,
+                               detail=f"the tests of slice{'s' if len(failed) > 1 else ''} "
+                                      f"{shown} failed (facts.verdict)")
     return StepResult.ok()
 
 

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -78,8 +78,8 @@ def terminate_groups(owner: str | None, kill_after_s: float = KILL_AFTER_S) -> N
 
 def run_command(argv: list[str], *, owner: str | None, cwd: str | Path,
                 env: Mapping[str, str], stdout: IO[Any] | int,
-                timeout_s: float | None = None, kill_after_s: float = KILL_AFTER_S
-                ) -> int | None:
+                timeout_s: float | None = None, kill_after_s: float = KILL_AFTER_S,
+                on_start: Callable[[int], Any] | None = None) -> int | None:
     """Run ``argv`` in a new process group registered under ``owner``; wait for it.
 
     Args:
@@ -90,6 +90,8 @@ def run_command(argv: list[str], *, owner: str | None, cwd: str | Path,
         stdout: Where stdout and stderr go.
         timeout_s: End the group after this many seconds.
         kill_after_s: Seconds between ``SIGTERM`` and ``SIGKILL``.
+        on_start: Called with the new group's id once it runs (the git ports record it, to
+            end a group that a killed drive left behind).
 
     Returns:
         The exit code (negative: killed by that signal), or None when it timed out.
@@ -103,6 +105,8 @@ def run_command(argv: list[str], *, owner: str | None, cwd: str | Path,
     key = owner or ""
     _register(key, proc.pid)
     try:
+        if on_start is not None:
+            on_start(proc.pid)
         try:
             return proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:

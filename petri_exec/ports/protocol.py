@@ -79,6 +79,10 @@ class StepResult:
         return self.reason is not None
 
 
+#: The ``dependencies`` of a run step or a slice without dependencies.
+_NO_DEPENDENCIES: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
+
+
 @attrs.frozen(slots=False)  # one per attempt, short-lived: a dict builds twice as fast
 class StepContext:
     """Everything a port is told about the step it performs.
@@ -95,10 +99,12 @@ class StepContext:
         idempotency_key: Stable across attempts of the same transition of the same run:
             use it to make effects idempotent.
         run_dir: Directory holding run.json, or None for an in-memory run.
-        port: The port's name.
+        port: The port's name (None for a step without one).
         run_status: The run's status before this step.
         run_path: The run file (symbolic links resolved), or None for an in-memory run.
             Files a port keeps for the run go in ``<run stem>.work/`` beside it.
+        dependencies: For a slice step, each slice it depends on (id -> that slice's
+            facts, read-only); empty for run steps and slices without dependencies.
     """
 
     run_id: str
@@ -113,17 +119,23 @@ class StepContext:
     port: str | None
     run_status: str
     run_path: Path | None = None
+    dependencies: Mapping[str, Mapping[str, Any]] = _NO_DEPENDENCIES
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """Pickle for a worker process (``run_facts`` is a read-only view, which the
-        standard pickle cannot ship: it travels as a dict and is wrapped again)."""
+        """Pickle for a worker process (``run_facts`` and ``dependencies`` are read-only
+        views, which the standard pickle cannot ship: they travel as dicts and are
+        wrapped again)."""
         fields = attrs.asdict(self, recurse=False)
         fields["run_facts"] = dict(self.run_facts)
+        fields["dependencies"] = {k: dict(v) for k, v in self.dependencies.items()}
         return _context, (fields,)
 
 
 def _context(fields: dict[str, Any]) -> StepContext:
-    return StepContext(**{**fields, "run_facts": MappingProxyType(fields["run_facts"])})
+    deps = fields.get("dependencies") or {}
+    return StepContext(**{**fields, "run_facts": MappingProxyType(fields["run_facts"]),
+                          "dependencies": MappingProxyType(
+                              {k: MappingProxyType(v) for k, v in deps.items()})})
 
 
 def resolve_port(ports: Any, name: str) -> Callable[[StepContext], Any] | None:

@@ -41,8 +41,8 @@ BUILTIN_HANDLERS = frozenset({"verify_slices", "export_pnml", "promote"})
 PORT_HANDLERS = frozenset({"promote"})
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")
-_STEP_KEYS = frozenset({"name", "from", "to", "port", "handler", "manual", "retries",
-                        "retry_backoff_s", "timeout_s"})
+_STEP_KEYS = frozenset({"name", "from", "to", "port", "optional_port", "handler", "manual",
+                        "retries", "retry_backoff_s", "timeout_s"})
 _LANE_KEYS = {
     "run": frozenset({"initial", "frontier", "end", "steps"}),
     "slice": frozenset({"initial", "done", "steps"}),
@@ -64,6 +64,9 @@ class Step:
         retries: Extra attempts after a failure before the run halts (default 0).
         retry_backoff_s: Seconds before the first retry; doubled for each further one.
         timeout_s: Seconds an attempt may take before it counts as failed, or None.
+        optional_port: A port the step calls only when the ports supply it (without it
+            the step succeeds with no facts); never set together with ``port``. It is not
+            part of the compiled net (the transition's ``port`` stays None).
     """
 
     name: str
@@ -75,6 +78,7 @@ class Step:
     retries: int = 0
     retry_backoff_s: float = 0.0
     timeout_s: float | None = None
+    optional_port: str | None = None
 
 
 @attrs.frozen
@@ -283,7 +287,13 @@ def _lane(data: Mapping[str, Any], key: str, source: str) -> Lane:
             retry_backoff_s=_number(raw_step, "retry_backoff_s", source, where, 0.0),
             timeout_s=(_number(raw_step, "timeout_s", source, where, 0.0, positive=True)
                        if "timeout_s" in raw_step else None),
+            optional_port=_opt_str(raw_step, "optional_port", source, where),
         )
+        if step.port is not None and step.optional_port is not None:
+            raise TemplateError(
+                f"{source}: {where}.optional_port: the step also names port {step.port!r}; "
+                "keep one of port (required) and optional_port (called only when supplied)"
+            )
         if step.source != statuses[-1]:
             raise TemplateError(
                 f"{source}: {where}.from: {step.source!r} does not continue the chain at "
@@ -300,10 +310,12 @@ def _lane(data: Mapping[str, Any], key: str, source: str) -> Lane:
                 f"{source}: {where}.handler: unknown handler {step.handler!r}; built-in "
                 f"handlers are {', '.join(sorted(BUILTIN_HANDLERS))}"
             )
-        if step.handler is not None and step.port is not None \
+        either = step.port or step.optional_port
+        if step.handler is not None and either is not None \
                 and step.handler not in PORT_HANDLERS:
+            key = "port" if step.port is not None else "optional_port"
             raise TemplateError(
-                f"{source}: {where}.port: handler {step.handler!r} never calls a port; remove "
+                f"{source}: {where}.{key}: handler {step.handler!r} never calls a port; remove "
                 f"the port or use a handler that calls one ({', '.join(sorted(PORT_HANDLERS))})"
             )
         if any(s.name == step.name for s in steps):
