@@ -192,7 +192,8 @@ def test_drive_json_prints_only_the_outcome(workdir: Path) -> None:
     out = json.loads(r.stdout)
     assert out == {"status": "halted", "run_status": "reports_initialized",
                    "step": "test_result:api", "reason": "tests crashed", "detail": None,
-                   "fired": out["fired"], "exit_code": 3}
+                   "fired": out["fired"], "next_manual": [], "next_commands": [],
+                   "exit_code": 3}
     r = run_cli("drive", "run.json", "--ports", "myports:ok", "--json", "--max-firings", "1",
                 cwd=workdir)
     assert r.returncode == 5 and json.loads(r.stdout)["status"] == "paused"

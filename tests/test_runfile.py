@@ -203,7 +203,7 @@ CASES: dict[str, tuple[Any, str, tuple[str, ...]]] = {
                                     "slices[0].status", ("use one of pending, done",)),
     "unknown_template": (doc(template="nope"), "template", (
         "no template 'nope'", "known templates: executor, minimal",
-        "PETRI_EXEC_TEMPLATE_PATH or pass template_dirs")),
+        "--template-dir DIR (template_dirs=[DIR] in Python) or PETRI_EXEC_TEMPLATE_PATH")),
     "template_path": (doc(template="../etc/x"), "template", ("is not a plain name",)),
     # states
     "started_dep_pending": (doc({"id": "a"}, {"id": "b", "depends_on": ["a"], "status": "started"},

@@ -255,7 +255,8 @@ def test_unknown_template_lists_known_ones(tmp_path: Path) -> None:
     assert msg.startswith("no template 'nope' in ")
     assert str(tmp_path) in msg and "missing" not in msg
     assert "known templates: custom, executor, minimal;" in msg
-    assert msg.endswith("add a directory with PETRI_EXEC_TEMPLATE_PATH or pass template_dirs")
+    assert msg.endswith("add its directory with --template-dir DIR (template_dirs=[DIR] in "
+                        "Python) or PETRI_EXEC_TEMPLATE_PATH")
 
 
 @pytest.mark.parametrize("name", ["../executor", "nets/executor", "", "a b", "x\\y"])

@@ -9,6 +9,7 @@ an internal error (exit 1).
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import sys
 import textwrap
 import traceback
@@ -18,6 +19,7 @@ from typing import NoReturn, Protocol
 from ..errors import PetriExecError
 from ..views.terminal import for_terminal
 from . import commands, git, operate, serve
+from .options import use_template_dirs
 
 __all__ = ["COMMANDS", "AddCommand", "build_parser", "main"]
 
@@ -60,6 +62,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("petri-exec")
+    except importlib.metadata.PackageNotFoundError:  # a checkout on sys.path, not installed
+        return "(not installed: version unknown)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     p = _Parser(
@@ -68,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--version", action="version", version=f"petri-exec {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str,
@@ -82,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
                             help="run files (run.json), or directories: every run file in them")
         else:
             sp.add_argument("run", metavar="RUN", help="the run file (run.json)")
+        sp.add_argument("--template-dir", action="append", metavar="DIR",
+                        help="a directory to look the run's template up in first "
+                             "(repeatable; before PETRI_EXEC_TEMPLATE_PATH)")
         sp.set_defaults(func=fn)
         return sp
 
@@ -101,19 +114,20 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
+        use_template_dirs(args)
         code: int = args.func(args)
         return code
     except PetriExecError as e:
         print(for_terminal(f"petri-exec: error: {e}"), file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (| head): before OSError, its base
+        return 0
     except OSError as e:  # a path the user gave: bad input, never an internal error
         where = f"{e.filename}: " if e.filename else ""
         cause = e.strerror or str(e) or type(e).__name__
         print(for_terminal(f"petri-exec: error: {where}{cause}; check the path and its "
                            "permissions"), file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        return 0
     except KeyboardInterrupt:  # outside a drive (which turns signals into 'paused')
         print("petri-exec: interrupted", file=sys.stderr)
         return 130

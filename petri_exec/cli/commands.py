@@ -1,5 +1,5 @@
-"""The core commands of ``petri-exec``: visualize, ready, check, why, drive, fire, history,
-export and abandon.
+"""The core commands of ``petri-exec``: visualize, ready, why, drive, fire, history, export
+and abandon (``check`` is in :mod:`.check`; the options they share in :mod:`.options`).
 
 Exit codes: 0 success / completed; 2 bad input or usage (one line, no traceback, nothing
 modified); 3 halted; 4 deadlocked; 5 paused; 1 internal error.
@@ -8,14 +8,16 @@ modified); 3 halted; 4 deadlocked; 5 paused; 1 internal error.
 from __future__ import annotations
 
 import argparse
-import importlib
+import contextlib
 import json
 import sys
 import time
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
 from ..core.compile import compile_run, marking_of
+from ..core.net import Transition
 from ..core.schedulers import LinearScheduler, PetriScheduler
 from ..engine.api import DriveOutcome, abandon, drive, fire, preflight
 from ..engine.durable import load_run
@@ -30,22 +32,23 @@ from ..views.progress import BoardProgress, LineProgress
 from ..views.terminal import for_terminal
 from ..views.viewchoice import NET_VIEW_MAX_AREA_PT2, NET_VIEW_MAX_SIDE_PT
 from ..views.visualize import FORMATS, format_for, visualize
-from .git import add_git_options, git_ports, report_preflight
+from .git import add_git_options
+from . import check
+from .options import (
+    count,
+    dask_executor,
+    fire_command,
+    load_ports,
+    positive_int,
+    scheduler_for,
+    scheduler_spec,
+    seconds,
+    template_dirs,
+)
 
-__all__ = ["EXIT", "load_ports", "register"]
+__all__ = ["EXIT", "register"]
 
 EXIT = {"completed": 0, "fired": 0, "halted": 3, "deadlocked": 4, "paused": 5}
-
-
-def _at_least_one(text: str) -> int:
-    """An argparse type: an integer of at least 1 (the message is argparse's one line)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is below 1; give a positive number")
-    return value
 
 
 def _load(path: str) -> tuple[Run, Template]:
@@ -53,11 +56,29 @@ def _load(path: str) -> tuple[Run, Template]:
     return run, load_template(run.template)
 
 
+def _write(output: str, data: bytes) -> None:
+    """Write ``-o FILE``; a path that cannot be written is bad input, not a crash."""
+    try:
+        Path(output).write_bytes(data)
+    except OSError as e:
+        raise UsageError(f"-o {output}: cannot write the file ({e.strerror or e}); check "
+                         "that its directory exists and is writable") from None
+
+
+def _manual_gates(run: Run, template: Template) -> list[Transition]:
+    """The manual gates enabled in ``run`` (none once it is abandoned), in lane order."""
+    if run.abandoned is not None:
+        return []
+    net, m = compile_run(run, template=template), marking_of(run)
+    gates = (net.transition(st.name) for st in template.run.steps if st.manual)
+    return [t for t in gates if net.is_enabled(t, m)]
+
+
 def cmd_visualize(a: argparse.Namespace) -> int:
     notes: list[str] = []
     out = visualize(a.run, format_for(a.output, a.format), a.view, explain=notes.append)
     if a.output:
-        Path(a.output).write_bytes(out)
+        _write(a.output, out)
     else:
         sys.stdout.buffer.write(out)
     for line in notes:  # which view was chosen, once the picture is out
@@ -67,84 +88,22 @@ def cmd_visualize(a: argparse.Namespace) -> int:
 
 def cmd_ready(a: argparse.Namespace) -> int:
     run, template = _load(a.run)
-    cls = LinearScheduler if a.scheduler == "linear" else PetriScheduler
-    ready = sorted(cls.for_run(run, template=template).ready(marking_of(run)),
-                   key=lambda t: t.index)
+    spec = scheduler_for(a.scheduler, a.run)
+    sched = (LinearScheduler if spec == "linear" else PetriScheduler).for_run(
+        run, template=template) if isinstance(spec, str) else spec
+    ready = sorted(sched.ready(marking_of(run)), key=lambda t: t.index)
+    manual = _manual_gates(run, template)
     if a.json:
         print(json.dumps([{"name": t.name, "step": t.step, "slice_id": t.slice_id,
-                           "port": t.port} for t in ready], indent=2))
-    else:
-        for t in ready:
-            print(t.name + (f"  (port {t.port})" if t.port else ""))
+                           "port": t.port, "manual": t.manual} for t in [*ready, *manual]],
+                         indent=2))
+        return 0
+    for t in ready:
+        print(t.name + (f"  (port {t.port})" if t.port else ""))
+    for t in manual:
+        port = f"port {t.port}; " if t.port else ""
+        print(f"{t.name}  ({port}manual gate: petri-exec fire {a.run} {t.name} --ports SPEC)")
     return 0
-
-
-def cmd_check(a: argparse.Namespace) -> int:
-    from ..analysis.runproof import analyze_run
-    from ..analysis.soundness import properties_line
-
-    run, template = _load(a.run)
-    ports = report_preflight(load_ports(a.ports, a), a.run) if a.ports else None
-    rep = analyze_run(run, template=template, behavioural=a.behavioural,
-                      max_states=a.max_states, max_memory=a.max_memory * 2**20)
-    ok = rep.sound and (rep.drive_completes or a.allow_manual) and rep.agrees is not False
-    code = 0 if ok else 4
-    if a.json:
-        extra = {} if ports is None else {"ports": {"spec": a.ports, "preflight": ports}}
-        print(json.dumps({"run": a.run, "valid": True, **rep.to_json(), **extra,
-                          "exit": code}, indent=2))
-        return code
-
-    def yn(v: bool | None) -> str:
-        return {True: "yes", False: "no", None: "unknown"}[v]
-
-    print(f"{a.run}: valid run {rep.run_id!r} of template {rep.template!r}, status "
-          f"{rep.status!r}")
-    print(f"  net: {rep.places} places, {rep.transitions} transitions, {rep.arcs} arcs; "
-          f"{rep.slices} slice(s), {rep.dependency_edges} dependency edge(s)")
-    acyclic = "acyclic" if rep.acyclic else "CYCLE " + " -> ".join(rep.cycle)
-    print(f"  structure: dependencies {acyclic}; lanes linear; conflict-free; 1-safe; "
-          f"frontier {template.run.frontier!r} {rep.frontier}")
-    dead = ", ".join(rep.dead_transitions[:8]) + (
-        f" and {len(rep.dead_transitions) - 8} more" if len(rep.dead_transitions) > 8 else "")
-    print(f"  deadlock possible: {yn(rep.deadlock)}; option to complete: "
-          f"{yn(rep.option_to_complete)}; proper completion: {yn(rep.proper_completion)}; "
-          f"dead steps: {dead or 'none'}")
-    print(f"  sound: {yn(rep.sound)}")
-    import textwrap as tw
-
-    print(tw.fill(rep.proof, width=92, initial_indent="  proof: ", subsequent_indent=" " * 9))
-    gates = (f"stops at manual gate(s) {', '.join(rep.manual_gates)}" if rep.manual_gates
-             else f"reaches {template.run.end!r} without manual steps"
-             if rep.drive_completes else f"cannot reach {template.run.end!r}")
-    after = (f"; manual gates after the end: {', '.join(rep.gates_after_end)}"
-             if rep.gates_after_end else "")
-    print(f"  drive(): {gates}{after}")
-    b = rep.behaviour
-    if b is not None:
-        extent = ("complete" if b.complete else "cut at --max-states"
-                  if b.limit and "max_states=" in b.limit else "partial")
-        verdict = {True: "confirms the proof", False: "CONTRADICTS the proof (please "
-                   "report it)", None: "cannot confirm the proof"}[rep.agrees]
-        print(f"  state space: {b.states} markings, {b.edges} firings ({extent}); "
-              f"{b.deadlock_count} deadlock(s); {verdict}")
-        if b.properties is not None:
-            print(tw.fill(properties_line(b.properties), width=92,
-                          initial_indent="  properties: ", subsequent_indent=" " * 14))
-        if b.limit:
-            print(f"  note: {b.limit}")
-    for reason in rep.reasons:
-        print(tw.fill(reason, width=92, initial_indent="  problem: ", subsequent_indent=" " * 11))
-    for line in ports or ():
-        print(f"  ports {a.ports}: {line}")
-    if ok:
-        print("verdict: sound" + (" (manual gates allowed)" if rep.manual_gates else ""))
-    elif rep.sound:
-        print("verdict: sound, but drive() alone does not reach the end (exit 4; "
-              "--allow-manual accepts manual gates)")
-    else:
-        print("verdict: NOT sound: a deadlock or an unreachable end is possible (exit 4)")
-    return code
 
 
 def cmd_why(a: argparse.Namespace) -> int:
@@ -192,56 +151,6 @@ def cmd_why(a: argparse.Namespace) -> int:
     return 0
 
 
-def load_ports(spec: str, a: argparse.Namespace | None = None) -> Any:
-    """The ports object a ``--ports`` spec names: ``shell``, ``git`` (built from the git
-    options in ``a``) or ``module:attribute``.
-
-    Raises:
-        UsageError: The spec is malformed, the module cannot be imported (a syntax error
-            in it is named with its file and line) or lacks the attribute; git options
-            without ``--ports git``, or ``--ports git`` without ``--agent``.
-    """
-    git = git_ports(spec, a)  # --ports git, and git options only with it
-    if git is not None:
-        return git
-    if spec == "shell":
-        from ..ports.shell import ShellPorts
-
-        return ShellPorts()
-    return load_object(spec, "--ports", "'shell', 'git' or module:attribute")
-
-
-def load_object(spec: str, flag: str, forms: str) -> Any:
-    """Import ``module:attribute`` for a command-line flag (the current directory first).
-
-    Raises:
-        UsageError: One line naming the flag, the spec and what went wrong.
-    """
-    module, sep, attr = spec.partition(":")
-    if not sep or not module or not attr or not all(
-            part.isidentifier() for part in (*module.split("."), *attr.split("."))):
-        raise UsageError(f"{flag} {spec!r}: use {forms} (a module importable from the "
-                         "current directory and an attribute name)")
-    sys.path.insert(0, str(Path.cwd()))
-    try:
-        obj: Any = importlib.import_module(module)
-    except SyntaxError as e:
-        raise UsageError(f"{flag} {spec!r}: {e.filename}:{e.lineno}: syntax error "
-                         f"({e.msg}); fix the module") from None
-    except ImportError as e:
-        raise UsageError(f"{flag} {spec!r}: cannot import module {module!r} ({e})") from None
-    except Exception as e:
-        raise UsageError(f"{flag} {spec!r}: importing module {module!r} raised "
-                         f"{type(e).__name__}: {e}") from None
-    for name in attr.split("."):
-        try:
-            obj = getattr(obj, name)
-        except AttributeError:
-            raise UsageError(f"{flag} {spec!r}: module {module!r} has no attribute "
-                             f"{attr!r}") from None
-    return obj
-
-
 def _observer(a: argparse.Namespace) -> LineProgress | BoardProgress | None:
     """The progress display chosen by ``--progress`` (auto: a board on a terminal, one
     line per event otherwise, nothing with ``--json``)."""
@@ -259,9 +168,11 @@ def _observer(a: argparse.Namespace) -> LineProgress | BoardProgress | None:
 
 def _report(a: argparse.Namespace, out: DriveOutcome, started: float) -> int:
     code = EXIT[out.status]
+    commands = [fire_command(a, t) for t in out.next_manual]
     if a.json:
         print(json.dumps({"status": out.status, "run_status": out.run_status, "step": out.step,
                           "reason": out.reason, "detail": out.detail, "fired": out.fired,
+                          "next_manual": list(out.next_manual), "next_commands": commands,
                           "exit_code": code}, indent=2))
         return code
     msg = f"{out.status}: run status {out.run_status}, {out.fired} fired in " \
@@ -273,25 +184,55 @@ def _report(a: argparse.Namespace, out: DriveOutcome, started: float) -> int:
     if out.detail:
         msg += f" ({out.detail})"
     print(for_terminal(msg))
+    for t, command in zip(out.next_manual, commands, strict=True):
+        print(for_terminal(f"next: {t} is a manual gate; fire it with: {command}"))
     return code
 
 
+def _drive_arguments(a: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of ``drive()`` given on the command line, checked."""
+    options: dict[str, Any] = {
+        "max_parallel": positive_int("--max-parallel", a.max_parallel),
+        "max_firings": count("--max-firings", a.max_firings),
+        "retries": count("--retries", a.retries),
+        "retry_backoff_s": seconds("--retry-backoff", a.retry_backoff, positive=False),
+        "timeout_s": seconds("--timeout", a.timeout, positive=True),
+        "checkpoint_every": positive_int("--checkpoint-every", a.checkpoint_every),
+        "durability": a.durability,
+        "template_dirs": template_dirs(a),
+    }
+    if a.dask is not None:
+        if options["max_parallel"] == 1:
+            raise UsageError(f"--dask {a.dask}: ports go to the cluster only with "
+                             "--max-parallel 2 or more; drop --max-parallel 1")
+        if a.scheduler == "linear":
+            raise UsageError(f"--dask {a.dask}: the linear scheduler runs one step at a time "
+                             "in this process; use --scheduler petri (the default)")
+    return {k: v for k, v in options.items() if v is not None}
+
+
 def cmd_drive(a: argparse.Namespace) -> int:
+    options = _drive_arguments(a)
     ports = load_ports(a.ports, a)
+    named = scheduler_spec(a.scheduler)  # every argument checked before --fresh moves a file
     if a.fresh:
         preflight(a.run, ports)  # refuse bad ports before moving anything aside
         moved = start_fresh(a.run)
         if moved is not None:
             print(for_terminal(f"{a.run}: a new journal; the previous one is now {moved}"),
                   file=sys.stderr)
-    observer = _observer(a)
-    started = time.monotonic()
-    try:
-        out = drive(a.run, ports, scheduler=a.scheduler, max_parallel=a.max_parallel,
-                    max_firings=a.max_firings, on_event=observer)
-    finally:
+    scheduler = scheduler_for(a.scheduler, a.run, named)
+    with contextlib.ExitStack() as stack:
+        if a.dask is not None:
+            executor: Executor
+            executor, threads = stack.enter_context(dask_executor(a.dask))
+            options["executor"] = executor
+            options.setdefault("max_parallel", max(2, threads))
+        observer = _observer(a)
         if observer is not None:
-            observer.close()
+            stack.callback(observer.close)
+        started = time.monotonic()
+        out = drive(a.run, ports, scheduler=scheduler, on_event=observer, **options)
     return _report(a, out, started)
 
 
@@ -300,7 +241,8 @@ def cmd_fire(a: argparse.Namespace) -> int:
     observer = _observer(a)
     started = time.monotonic()
     try:
-        out = fire(a.run, a.transition, ports, on_event=observer)
+        out = fire(a.run, a.transition, ports, on_event=observer,
+                   template_dirs=template_dirs(a), durability=a.durability)
     finally:
         if observer is not None:
             observer.close()
@@ -343,7 +285,7 @@ def cmd_export(a: argparse.Namespace) -> int:
     data = to_pnml(net, m) if a.format == "pnml" else (
         json.dumps(net_json(net, m, PetriScheduler(net).ready(m)), indent=2) + "\n").encode()
     if a.output:
-        Path(a.output).write_bytes(data)
+        _write(a.output, data)
     else:
         sys.stdout.buffer.write(data)
     return 0
@@ -359,8 +301,41 @@ def _drive_options(sp: argparse.ArgumentParser) -> None:
                          "otherwise")
     sp.add_argument("--json", action="store_true",
                     help="print the outcome as JSON (status, run_status, step, reason, "
-                         "fired, exit_code); no progress unless --progress is given")
+                         "detail, fired, next_manual, next_commands, exit_code); no "
+                         "progress unless --progress is given")
     add_git_options(sp)
+    sp.add_argument("--durability", choices=("fsync", "flush"), default="fsync",
+                    help="fsync (default): every journal line is synced to disk (survives a "
+                         "power loss); flush: handed to the OS only (survives a crash of "
+                         "petri-exec, not a power loss; faster on slow disks)")
+
+
+def _drive_only_options(d: argparse.ArgumentParser) -> None:
+    d.add_argument("--scheduler", default="petri", metavar="petri|linear|MODULE:ATTR",
+                   help="petri: fire every enabled transition (default); linear: one "
+                        "deterministic topological order; module:attr: your scheduler "
+                        "object, or a factory called with the run (a class with "
+                        "for_run(run), or any callable run -> scheduler)")
+    d.add_argument("--max-parallel", metavar="N",
+                   help="how many steps may run at once (default 1; with --dask, the "
+                        "cluster's worker threads, at least 2)")
+    d.add_argument("--max-firings", metavar="N",
+                   help="stop with 'paused' (exit 5) after N firings")
+    d.add_argument("--retries", metavar="N",
+                   help="extra attempts of every failing step before the run halts "
+                        "(overrides the template's retries)")
+    d.add_argument("--retry-backoff", metavar="S",
+                   help="seconds before the first retry, doubled for each further one "
+                        "(overrides the template's retry_backoff_s)")
+    d.add_argument("--timeout", metavar="S",
+                   help="seconds an attempt may take before it fails (overrides the "
+                        "template's timeout_s)")
+    d.add_argument("--checkpoint-every", metavar="N",
+                   help="rewrite run.json after every N firings (default: the larger of "
+                        "1000 and the number of transitions; the journal has every firing)")
+    d.add_argument("--dask", metavar="ADDRESS",
+                   help="run the ports on the workers of the Dask scheduler at ADDRESS "
+                        "(tcp://host:port); the ports must be importable there")
 
 
 def register(add: Any) -> None:
@@ -390,26 +365,13 @@ def register(add: Any) -> None:
                         "estimated size")
     r = add("ready", cmd_ready, "list enabled transitions",
             "petri-exec ready run.json\npetri-exec ready run.json --scheduler linear --json")
-    r.add_argument("--scheduler", choices=("petri", "linear"), default="petri",
-                   help="petri: every enabled transition (default); linear: at most one")
+    r.add_argument("--scheduler", default="petri", metavar="petri|linear|MODULE:ATTR",
+                   help="petri: every enabled transition (default); linear: at most one; "
+                        "module:attr: your scheduler or its factory (as for drive). "
+                        "Enabled manual gates follow, marked as such")
     r.add_argument("--json", action="store_true",
-                   help="a JSON list of {name, step, slice_id, port}")
-    c = add("check", cmd_check, "validate the run and analyse its net",
-            "petri-exec check run.json")
-    c.add_argument("--json", action="store_true", help="the report as JSON, for scripts")
-    c.add_argument("--behavioural", action="store_true",
-                   help="also build the state space and check that it confirms the proof")
-    c.add_argument("--max-states", type=_at_least_one, default=100_000, metavar="N",
-                   help="bound on the markings --behavioural explores (default 100000)")
-    c.add_argument("--max-memory", type=_at_least_one, default=1024, metavar="MB",
-                   help="bound on the memory --behavioural's state space may take, in MiB "
-                        "(estimated; default 1024)")
-    c.add_argument("--allow-manual", action="store_true",
-                   help="exit 0 when sound even if drive() stops at a manual gate")
-    c.add_argument("--ports", metavar="SPEC",
-                   help="also run these ports' preflight (git: repository, base branch, "
-                        "worktree paths), firing nothing")
-    add_git_options(c)
+                   help="a JSON list of {name, step, slice_id, port, manual}")
+    check.register(add)
     w = add("why", cmd_why, "explain what a transition is waiting for",
             "petri-exec why run.json slice_start:ui")
     w.add_argument("transition", metavar="TRANSITION")
@@ -420,19 +382,14 @@ def register(add: Any) -> None:
             "petri-exec drive run.json --ports shell\n"
             "petri-exec drive run.json --ports git --agent \"python3 scripted_agent.py\"\n"
             "petri-exec drive run.json --ports myports:PORTS --max-firings 10\n"
-            "petri-exec drive run.json --ports shell --json | jq -r .status")
+            "petri-exec drive run.json --ports shell --json | jq -r .status\n"
+            "petri-exec drive run.json --ports myports:PORTS --dask tcp://10.0.0.5:8786")
     _drive_options(d)
-    d.add_argument("--scheduler", choices=("petri", "linear"), default="petri",
-                   help="petri: fire every enabled transition (default); linear: one "
-                        "deterministic topological order")
-    d.add_argument("--max-parallel", type=int, default=1, metavar="N",
-                   help="how many steps may run at once (default 1)")
     d.add_argument("--fresh", action="store_true",
                    help="start a new journal (and run identity): the old journal is moved "
                         "aside as <stem>.events.<time>.jsonl; its firings stay in run.json "
                         "when it is this run's own")
-    d.add_argument("--max-firings", type=int, metavar="N",
-                   help="stop with 'paused' (exit 5) after N firings")
+    _drive_only_options(d)
     f = add("fire", cmd_fire, "fire one transition by hand (the only way past a manual gate)",
             "petri-exec fire run.json host_promotion --ports shell")
     f.add_argument("transition", metavar="TRANSITION", help="the transition's name")

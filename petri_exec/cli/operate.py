@@ -7,7 +7,7 @@ from typing import Any
 
 from ..engine.operate import amend, retry
 from ..views.terminal import for_terminal
-from .commands import load_ports
+from .options import load_ports
 
 __all__ = ["register"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..views.web import WEB_HINT, Catalog, Guard, bind, serve
-from .commands import load_ports
+from .options import load_ports
 
 __all__ = ["cmd_serve", "register"]
 
@@ -96,5 +96,3 @@ def register(add: Any) -> None:
     s.add_argument("--ports", metavar="SPEC",
                    help="ports for fire (with --allow-actions): 'shell' or module:attribute, "
                         "as for drive")
-    s.add_argument("--template-dir", action="append", metavar="DIR",
-                   help="extra directory of net templates (repeatable)")

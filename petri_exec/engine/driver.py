@@ -346,7 +346,23 @@ class Driver:
                       run_status=self.live.status)
         return DriveOutcome(status=status, run_status=self.live.status, step=step,
                             reason=reason, fired=self.fired, run=self.live.snapshot(),
-                            detail=detail, failures=failures)
+                            detail=detail, failures=failures,
+                            next_manual=self.enabled_manual())
+
+    def enabled_manual(self) -> tuple[str, ...]:
+        """The manual gates enabled now, in lane order (none once the run is abandoned)."""
+        if self.live.abandoned is not None:
+            return ()
+        enabled: list[str] = []
+        for step in self.template.run.steps:
+            if step.manual:
+                try:
+                    t = self.net.transition(step.name)
+                except UnknownTransitionError:  # not in a custom scheduler's net
+                    continue
+                if self.session.is_enabled(t):
+                    enabled.append(t.name)
+        return tuple(enabled)
 
     def halted(self, failures: list[Failure]) -> DriveOutcome:
         """The outcome after one or more failures; the first one names the halt."""

@@ -63,6 +63,10 @@ class DriveOutcome:
         run: The run as it is now (for a path: what run.json holds).
         detail: More about a failure (e.g. the land port's own message), else None.
         failures: Every step that failed after its last attempt, in the order they failed.
+        next_manual: The manual gates enabled at the end (e.g. ``("host_promotion",)`` when
+            a drive completes before the executor's host promotion): the transitions only
+            :func:`~petri_exec.fire` can fire next, in net order; empty for an abandoned
+            run.
     """
 
     status: Status
@@ -73,6 +77,7 @@ class DriveOutcome:
     run: Run
     detail: str | None = None
     failures: tuple[Failure, ...] = ()
+    next_manual: tuple[str, ...] = ()
 
 
 @attrs.frozen

@@ -7,6 +7,9 @@
 - ``land`` and ``host_land`` record what would be landed (the files in the run directory);
   they never touch git.
 
+:meth:`ShellPorts.preflight` (``petri-exec check RUN --ports shell``) finds, without running
+anything, what these ports would refuse at drive time.
+
 Commands run through ``/bin/sh -c`` with the run directory as working directory, each in
 its own process group (:mod:`.procgroup`): a timeout, an interrupt or the drive's end ends
 everything the command started. stdout and stderr go to
@@ -17,13 +20,80 @@ the exit code and the log path in the reason.
 from __future__ import annotations
 
 import os
+import functools
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
+from ..run.model import Run
+from ..run.templates import Template, load_template
 from .procgroup import KILL_AFTER_S, run_command
 from .protocol import StepContext, StepResult
 
-__all__ = ["ShellPorts"]
+__all__ = ["SHELL_BUILTINS", "ShellPorts", "unused_verify"]
+
+#: The meta key each command-running port reads.
+_META_KEY = {"agent_runner": "run", "runner": "run", "test_runner": "verify"}
+#: Words /bin/sh runs itself: never looked up on PATH.
+SHELL_BUILTINS = frozenset({
+    "!", "{", "}", "(", ")", "[", "[[", "]]", ".", ":", "alias", "bg", "break", "case", "cd",
+    "command", "continue", "do", "done", "echo", "elif", "else", "esac", "eval", "exec",
+    "exit", "export", "false", "fg", "fi", "for", "function", "getopts", "hash", "if", "in",
+    "jobs", "kill", "let", "local", "printf", "pwd", "read", "readonly", "return", "set",
+    "shift", "source", "test", "then", "times", "trap", "true", "type", "ulimit", "umask",
+    "unalias", "unset", "until", "wait", "while"})
+#: Reserved words after which a new command starts.
+_KEYWORDS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "time", "{", "!"})
+
+
+def unused_verify(run: Run, template: Template) -> list[str]:
+    """Warnings for slices whose ``meta.verify`` nothing runs: the template has no step
+    calling the ``test_runner`` port (the one that runs it).
+
+    Args:
+        run: The run.
+        template: Its template.
+
+    Returns:
+        One line per such slice (empty when the template has a test step).
+    """
+    if any(st.port == "test_runner" for st in template.slice.steps):
+        return []
+    return [f"slices[{i}].meta.verify: template {template.name!r} has no step calling port "
+            f"'test_runner', so the check of slice {s.id!r} never runs; use a template with a "
+            "test step (executor) or append it to meta.run (run && verify)"
+            for i, s in enumerate(run.slices) if s.meta and s.meta.get("verify") is not None]
+
+
+#: Quoted strings (replaced by a placeholder before a command line is split).
+_QUOTED = re.compile(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"")
+#: What separates simple commands (a command substitution starts one too).
+_SEPARATORS = re.compile(r"&&|\|\||[;|&()\n{}]|\$\(|`")
+#: A redirection (``>``, ``2>>``, ``<``, ``&>``), with or without its target attached.
+_REDIRECT = re.compile(r"^(?:\d*|&)(?:>>?|<)(.*)$")
+
+
+@functools.lru_cache(maxsize=4096)
+def _programs(command: str) -> tuple[str, ...]:
+    """The programs a shell command line starts (the first word of each simple command),
+    leaving out builtins, assignments, redirections and words the shell expands; a cheap
+    scan (no full shell grammar), cached per command line."""
+    found: list[str] = []
+    for segment in _SEPARATORS.split(_QUOTED.sub(" \x00 ", command)):
+        words = iter(segment.split())
+        for w in words:
+            if w in _KEYWORDS or ("=" in w and not w.startswith("=")):
+                continue  # 'then cmd', 'NAME=value cmd'
+            redirect = _REDIRECT.match(w)
+            if redirect:
+                if not redirect.group(1):
+                    next(words, None)  # its target
+                continue
+            if w not in SHELL_BUILTINS and not any(c in w for c in "\x00$`*?~[\\"):
+                found.append(w)
+            break
+    return tuple(found)
 
 
 class ShellPorts:
@@ -65,15 +135,23 @@ class ShellPorts:
                              kill_after_s=self.kill_after_s)
         return rc, log
 
-    def _command(self, ctx: StepContext, key: str) -> str | None:
+    def _command(self, ctx: StepContext, key: str) -> str | StepResult | None:
+        """The slice's ``meta.<key>`` command, None, or the failure that refuses it."""
+        if ctx.run_dir is None:
+            return StepResult.fail("the shell ports need a run file: drive a run.json path, "
+                                   "not an in-memory run")
         meta = ctx.slice.meta if ctx.slice is not None else None
         value = (meta or {}).get(key)
         if value is not None and not isinstance(value, str):
-            raise ValueError(f"slice {ctx.slice_id!r}: meta.{key} must be a shell command string")
+            return StepResult.fail(f"slice {ctx.slice_id!r}: meta.{key} must be a shell "
+                                   f"command (a string), got {type(value).__name__}")
         return value
 
-    def workspace(self, ctx: StepContext) -> dict[str, Any]:
+    def workspace(self, ctx: StepContext) -> dict[str, Any] | StepResult:
         """Create the run directory."""
+        if ctx.run_dir is None:
+            return StepResult.fail("the shell ports need a run file: drive a run.json path, "
+                                   "not an in-memory run")
         work = self.work_dir(ctx)
         work.mkdir(parents=True, exist_ok=True)
         return {"work_dir": work.name}
@@ -81,6 +159,8 @@ class ShellPorts:
     def agent_runner(self, ctx: StepContext) -> StepResult:
         """Run ``meta.run`` (fails when the slice has none)."""
         command = self._command(ctx, "run")
+        if isinstance(command, StepResult):
+            return command
         if command is None:
             return StepResult.fail(f"slice {ctx.slice_id!r} has no meta.run command; add "
                                    '"meta": {"run": "<shell command>"} to the slice')
@@ -94,9 +174,11 @@ class ShellPorts:
 
     runner = agent_runner
 
-    def test_runner(self, ctx: StepContext) -> dict[str, Any]:
+    def test_runner(self, ctx: StepContext) -> dict[str, Any] | StepResult:
         """Run ``meta.verify``: exit 0 gives verdict ``passed``, anything else ``failed``."""
         command = self._command(ctx, "verify")
+        if isinstance(command, StepResult):
+            return command
         if command is None:
             return {"verdict": "passed"}
         rc, log = self._run(ctx, command, "verify")
@@ -116,6 +198,67 @@ class ShellPorts:
 
     host_land = land
 
+    def preflight(self, run_path: str | os.PathLike[str], run: Run) -> list[str]:
+        """What a drive of ``run`` with these ports would refuse, found without running
+        anything: for every step still to fire, a slice without ``meta.run`` (or with a
+        command that is not a string) is a problem; ``meta.verify`` that no step runs, and
+        a command whose program is not on PATH, are warnings (``"warning: "`` first).
+
+        Args:
+            run_path: The run file (the commands run in ``<run stem>.work/`` beside it).
+            run: The run, as loaded from it.
+
+        Returns:
+            One line per finding; problems first. Empty when nothing was found.
+        """
+        template = load_template(run.template)
+        lane = template.slice
+        problems: list[str] = []
+        warnings = [f"warning: {w}" for w in unused_verify(run, template)]
+        on_path: dict[str, bool] = {}
+        for i, s in enumerate(run.slices):
+            at = lane.position(s.status)
+            meta = s.meta or {}
+            for k, st in enumerate(lane.steps):
+                key = _META_KEY.get(st.port or "")
+                if key is None or k < at:
+                    continue  # not a command step, or fired already
+                where = f"slices[{i}].meta.{key}"
+                command = meta.get(key)
+                if command is None:
+                    if key == "run":
+                        problems.append(
+                            f"{where}: slice {s.id!r} has no meta.run, so the shell ports "
+                            f"fail {st.name}:{s.id}; add \"meta\": {{\"run\": \"<shell "
+                            "command>\"}")
+                    continue
+                if not isinstance(command, str):
+                    problems.append(f"{where}: must be a shell command (a string), got "
+                                    f"{type(command).__name__}; the shell ports fail "
+                                    f"{st.name}:{s.id}")
+                    continue
+                warnings.extend(
+                    f"warning: {where}: program {p!r} is not on PATH (the command of slice "
+                    f"{s.id!r} would exit with 127); install it or fix the command"
+                    for p in _programs(command) if not _found(p, run_path, on_path))
+        return problems + warnings
+
+
+def _found(program: str, run_path: str | os.PathLike[str], on_path: dict[str, bool]) -> bool:
+    """Whether /bin/sh would find ``program`` from the run directory (``on_path`` caches
+    PATH lookups for one preflight)."""
+    if "/" not in program:
+        known = on_path.get(program)
+        if known is None:
+            known = on_path[program] = shutil.which(program) is not None
+        return known
+    path = Path(program)
+    if not path.is_absolute():
+        work = Path(run_path).with_name(f"{Path(run_path).stem}.work")
+        if not work.is_dir():
+            return True  # made by an earlier step, perhaps: cannot tell yet
+        path = work / path
+    return os.access(path, os.X_OK) and path.is_file()
 
 def _owner(ctx: StepContext) -> str | None:
     """The drive a command belongs to (its process group is ended with the drive)."""

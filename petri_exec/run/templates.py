@@ -198,8 +198,8 @@ def load_template(name: str, dirs: Iterable[str | os.PathLike[str]] = ()) -> Tem
     known = sorted({p.stem for d in searched if d.is_dir() for p in d.glob("*.toml")})
     raise TemplateError(
         f"no template {name!r} in {', '.join(str(d) for d in searched if d.is_dir())}; "
-        f"known templates: {', '.join(known) or 'none'}; add a directory with "
-        "PETRI_EXEC_TEMPLATE_PATH or pass template_dirs"
+        f"known templates: {', '.join(known) or 'none'}; add its directory with "
+        "--template-dir DIR (template_dirs=[DIR] in Python) or PETRI_EXEC_TEMPLATE_PATH"
     )
 
 
@@ -386,7 +386,7 @@ def _number(raw: Mapping[str, Any], key: str, source: str, where: str, default: 
     value = raw.get(key, default)
     ok = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok or value < 0 or (positive and value == 0):
-        kind = "an integer" if integer else "a number"
-        bound = "positive" if positive else "non-negative"
+        kind = "integer" if integer else "number"
+        bound = "a positive" if positive else "a non-negative"
         raise TemplateError(f"{source}: {where}.{key}: expected {bound} {kind}, got {value!r}")
     return float(value)
