@@ -32,8 +32,8 @@ from ..views.progress import BoardProgress, LineProgress
 from ..views.terminal import for_terminal
 from ..views.viewchoice import NET_VIEW_MAX_AREA_PT2, NET_VIEW_MAX_SIDE_PT
 from ..views.visualize import FORMATS, format_for, visualize
-from .git import add_git_options
 from . import check
+from .git import add_git_options
 from .options import (
     count,
     dask_executor,

@@ -19,8 +19,8 @@ the exit code and the log path in the reason.
 
 from __future__ import annotations
 
-import os
 import functools
+import os
 import re
 import shutil
 from pathlib import Path
