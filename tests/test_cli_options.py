@@ -171,7 +171,7 @@ def test_no_python_argument_names_leak_from_any_refusal(work: Path) -> None:
         (["drive", "run.json", "--ports", "my-ports:x"], "--ports 'my-ports:x': expected "
          "module:attribute (a module importable from the current directory and an "
          "attribute name)"),
-        (["drive", "run.json", "--ports", "myports"], "--ports 'myports': use 'shell' or "
+        (["drive", "run.json", "--ports", "myports"], "--ports 'myports': use 'shell', 'git' or "
          "module:attribute"),
         (["drive", "run.json", "--ports", "shell", "--durability", "never"],
          "argument --durability: invalid choice: 'never' (choose from"),

@@ -120,8 +120,8 @@ def test_check_ports_shell_exits_2_and_fires_nothing(tmp_path: Path) -> None:
     untouched(tmp_path, "r.json")
     r = cli("check", "r.json", "--ports", "shell", "--json", cwd=tmp_path)
     out = json.loads(r.stdout)
-    assert (r.returncode, out["exit"], out["ports"], len(out["port_problems"])) == (
-        2, 2, "shell", 1)
+    assert (r.returncode, out["exit"], out["ports"]["spec"], len(out["ports"]["problems"]),
+            out["ports"]["preflight"]) == (2, 2, "shell", 1, [])
     untouched(tmp_path, "r.json")
     r = cli("drive", "r.json", "--ports", "shell", "--json", cwd=tmp_path)
     assert (r.returncode, json.loads(r.stdout)["step"]) == (3, "execute:b")
@@ -140,7 +140,7 @@ def test_check_names_ports_a_remaining_step_needs(tmp_path: Path) -> None:
     (tmp_path / "myports.py").write_text(PORTS)
     write(tmp_path / "r.json", [{"id": "a", "meta": {"run": "true"}}])
     r = cli("check", "r.json", "--ports", "myports:NONE", "--json", cwd=tmp_path)
-    problems = json.loads(r.stdout)["port_problems"]
+    problems = json.loads(r.stdout)["ports"]["problems"]
     assert r.returncode == 2
     assert problems[0] == ("step worktree_create calls port 'workspace', which --ports "
                            "myports:NONE does not supply: the step would fail there (a "
@@ -168,7 +168,7 @@ def test_a_preflight_that_raises_is_a_problem_not_a_crash(tmp_path: Path) -> Non
     write(tmp_path / "r.json", [{"id": "a"}], template="minimal")
     r = cli("check", "r.json", "--ports", "myports:RAISING", "--json", cwd=tmp_path)
     assert r.returncode == 2, r.stderr
-    assert json.loads(r.stdout)["port_problems"] == [
+    assert json.loads(r.stdout)["ports"]["problems"] == [
         "the preflight of --ports myports:RAISING raised OSError: no such repository"]
 
 
