@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from ..run.checks import MAX_FACTS_BYTES, MAX_NESTING, json_problem
+from ..run.facts import MAX_FACTS_BYTES, MAX_NESTING, json_problem
 from ..run.model import Slice
 
 __all__ = [

@@ -9,6 +9,7 @@ Nothing here knows about nets, journals or ports.
 from __future__ import annotations
 
 from .checks import check_run, validate_checked, validate_run
+from .facts import MAX_FACTS_BYTES, MAX_NESTING, json_problem
 from .indentjson import dumps_indented
 from .jsonio import decode_run_file, dump_run, run_to_json, write_atomic
 from .model import Epic, Run, Slice, dependencies, topological_order
@@ -28,6 +29,8 @@ __all__ = [
     "BUILTIN_HANDLERS",
     "Epic",
     "Lane",
+    "MAX_FACTS_BYTES",
+    "MAX_NESTING",
     "Run",
     "Slice",
     "Step",
@@ -37,6 +40,7 @@ __all__ = [
     "dependencies",
     "dump_run",
     "dumps_indented",
+    "json_problem",
     "load_checked",
     "load_template",
     "parse_checked",

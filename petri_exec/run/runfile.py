@@ -16,7 +16,6 @@ from .._gc import gc_paused
 from .._root import data_file
 from ..errors import RunFileError, TemplateError
 from .checks import (
-    MAX_NESTING,
     _Ctx,
     _join,
     _json,
@@ -27,6 +26,7 @@ from .checks import (
     validate_checked,
     validate_run,
 )
+from .facts import MAX_NESTING
 from .jsonio import decode_run_file, dump_run, read_regular, run_to_json, write_atomic
 from .model import Epic, Run, Slice
 from .templates import Template, load_template
