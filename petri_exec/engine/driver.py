@@ -196,13 +196,14 @@ class Driver:
         self.seq = self.writer.seq
         self.since_checkpoint = 0
 
-    def emit(self, kind: str, **fields: Any) -> None:
-        """Journal an event and pass it to the observer (which may not break the drive)."""
+    def emit(self, kind: str, sync: bool = True, **fields: Any) -> None:
+        """Journal an event and pass it to the observer (which may not break the drive);
+        ``sync=False`` leaves syncing (and observing) it to :meth:`sync` (group commit)."""
         if not self.observed:
             self.seq += 1
             return
         if self.writer is not None:
-            self.writer.record(kind, **fields)
+            self.writer.record(kind, sync, **fields)
             self.seq = self.writer.seq
             return
         event = Event(kind=kind, seq=self.seq, time=time.time(), run_id=self.live.base.run_id,
@@ -226,14 +227,14 @@ class Driver:
                 self._full_net = compile_run(self.live.snapshot(), template=self.template)
         return self._full_net
 
-    def _start(self, t: Transition, ports: Any
+    def _start(self, t: Transition, ports: Any, sync: bool = True
                ) -> tuple[StepContext, Callable[[StepContext], Any] | None]:
         """Count the attempt, build its context from the live run, journal
         ``transition_started``; also find the step's port (looked up once per drive)."""
         n = self.attempts[t.index] + 1
         self.attempts[t.index] = n
         if self.observed:
-            self.emit("transition_started", transition=t.name, attempt=n)
+            self.emit("transition_started", transition=t.name, attempt=n, sync=sync)
         live = self.live
         k = live.slice_of(t)
         run_id = live.base.run_id
@@ -269,10 +270,11 @@ class Driver:
             return self._handle(t, ctx, fn)
         return StepResult()
 
-    def begin(self, t: Transition, ports: Any) -> Job | StepResult:
+    def begin(self, t: Transition, ports: Any, sync: bool = True) -> Job | StepResult:
         """Start an attempt of ``t``: a :class:`Job` to run, or the result when the step
-        needs no port call elsewhere (handlers, port-less steps, a missing port)."""
-        ctx, fn = self._start(t, ports)
+        needs no port call elsewhere (handlers, port-less steps, a missing port).
+        ``sync=False``: the caller syncs (:meth:`sync`) before running the job."""
+        ctx, fn = self._start(t, ports, sync)
         if fn is None or t.handler is not None:
             return self._without_job(t, ctx, fn)
         return Job(t, ctx, fn, ctx.port or "", self.policies[t.step].timeout_s)
@@ -306,9 +308,20 @@ class Driver:
         except Exception as e:
             return StepResult.fail(f"handler {t.handler!r} raised {type(e).__name__}: {e}")
 
-    def commit(self, t: Transition, result: StepResult) -> None:
+    def sync(self) -> None:
+        """End a group commit: one sync for every firing committed with ``sync=False``
+        since the last one (they are durable, and observed, once this returns)."""
+        if self.writer is not None:
+            self.writer.sync()
+
+    def commit(self, t: Transition, result: StepResult, sync: bool = True) -> None:
         """Journal the firing of ``t`` with the facts of its successful attempt, then apply
-        it (so the live run, and any checkpoint of it, never holds an unjournaled firing)."""
+        it (so the live run, and any checkpoint of it, never holds an unjournaled firing).
+
+        With ``sync=False`` (group commit) the event is written to the journal before the
+        firing is applied in memory, but synced by the caller's :meth:`sync`, which must
+        come before anything acts on the firing (a step started, the drive's end); a
+        checkpoint's own synced event syncs it too."""
         if not self.observed:
             self.session.fire(t)
             self.live.apply(t, result.facts)
@@ -318,7 +331,7 @@ class Driver:
         effect = self.net.effect(t)
         self.emit("transition_fired", transition=t.name, attempt=self.attempts[t.index] or 1,
                   consumed=dict(effect.consumed), produced=dict(effect.produced),
-                  facts=dict(result.facts))
+                  facts=dict(result.facts), sync=sync)
         self.session.fire(t)
         self.live.apply(t, result.facts)
         self.fired += 1

@@ -280,8 +280,14 @@ class Journal:
             os.close(self._fd)
             raise
 
-    def append(self, event: Event) -> None:
+    def append(self, event: Event, *, sync: bool = True) -> None:
         """Append ``event`` as one line.
+
+        Args:
+            event: The event.
+            sync: With a syncing journal, sync it now (False: the caller calls
+                :meth:`sync` once for a group of appends, a *group commit*; the line is
+                written to the OS at once either way).
 
         Raises:
             OSError: The write failed (e.g. the disk is full); the journal is then closed
@@ -296,12 +302,29 @@ class Journal:
             view = memoryview(line)
             while view:
                 view = view[os.write(self._fd, view):]
-            if self._fsync:
+            if self._fsync and sync:
                 os.fsync(self._fd)
         except OSError as e:
             self._broken = e
             raise
         self.size += len(line)
+
+    def sync(self) -> None:
+        """Sync every line appended so far to disk (a no-op without ``fsync``).
+
+        Raises:
+            OSError: The sync failed; the journal is then closed to appends.
+        """
+        if self._broken is not None:
+            raise OSError(f"journal {self.path} failed earlier ({self._broken}); "
+                          "nothing more is appended")
+        if not self._fsync:
+            return
+        try:
+            os.fsync(self._fd)
+        except OSError as e:
+            self._broken = e
+            raise
 
     def close(self) -> None:
         """Close the file (idempotent; never raises)."""

@@ -5,6 +5,13 @@ enabled set is updated incrementally, and newly enabled transitions start at onc
 steps whose tokens overlap (one consumes what the other consumes or reads) never run at
 the same time, and enabling is re-checked at commit. After a failure no new step starts;
 steps in flight finish and their successes are committed.
+
+Group commit (``durability="fsync"``): the firings whose port calls came back together
+are journaled one after the other and share one fsync, and so do the
+``transition_started`` events of the steps that start together. Nothing acts on a firing
+(no step starts, no observer sees it, the drive does not return) before that sync, and no
+port is called before its start is synced: no single firing is less durable than with one
+fsync each.
 """
 
 from __future__ import annotations
@@ -142,24 +149,26 @@ class _Loop:
         for t in self.d.session.get_ready():
             self.pending.push(t.index)
 
-    def _can_start(self) -> bool:
+    def _can_start(self, starting: int) -> bool:
         d = self.d
         if self.stopping or d.live.abandoned is not None or d.live.at_end:
             return False
-        if len(self.inflight) + len(self.zombies) >= self.max_parallel:
+        busy = len(self.inflight) + starting
+        if busy + len(self.zombies) >= self.max_parallel:
             return False
-        return self.max_firings is None or d.fired + len(self.inflight) < self.max_firings
+        return self.max_firings is None or d.fired + busy < self.max_firings
 
     def _start(self) -> None:
         d, transitions = self.d, self.d.net.transitions
-        while self.pending and self._can_start():
+        starting: list[tuple[Transition, Job]] = []
+        while self.pending and self._can_start(len(starting)):
             t = transitions[self.pending.pop()]
             if t.manual or not d.session.is_enabled(t):
                 continue
             if not self.slots.free(t):
                 self.blocked.append(t.index)
                 continue
-            begun = d.begin(t, self.ports)
+            begun = d.begin(t, self.ports, sync=False)
             if isinstance(begun, StepResult):  # handlers and port-less steps: inline
                 self._done(t, begun)
                 self._collect_ready()
@@ -168,15 +177,22 @@ class _Loop:
             if reason is not None:
                 self._done(t, StepResult.fail(reason))
                 continue
+            self.slots.take(t)
+            starting.append((t, begun))
+        if not starting:
+            return
+        # group commit: the steps starting together share one sync of their
+        # transition_started events, which are durable before any of their ports is called
+        d.sync()
+        for t, job in starting:
             try:
-                future = self.pool.submit(call_port, begun.fn, begun.ctx, begun.port,
-                                          begun.timeout_s)
+                future = self.pool.submit(call_port, job.fn, job.ctx, job.port, job.timeout_s)
             except Exception as e:
-                self._done(t, StepResult.fail(f"port {begun.port!r} could not be submitted "
+                self.slots.give(t)
+                self._done(t, StepResult.fail(f"port {job.port!r} could not be submitted "
                                               f"to {type(self.pool).__name__}: {e}"))
                 continue
-            deadline = None if begun.timeout_s is None else time.monotonic() + begun.timeout_s
-            self.slots.take(t)
+            deadline = None if job.timeout_s is None else time.monotonic() + job.timeout_s
             self.inflight[future] = (t, deadline)
             future.add_done_callback(self.done.put)
 
@@ -208,7 +224,7 @@ class _Loop:
             except Exception as e:  # the executor itself failed (lost worker, pickling)
                 result = StepResult.fail(f"executor failed for {t.name!r}: "
                                          f"{type(e).__name__}: {e}")
-            self._done(t, result)
+            self._done(t, result, sync=False)
         now = time.monotonic()
         for future, (t, dl) in list(self.inflight.items()):
             if dl is not None and now >= dl:
@@ -216,6 +232,9 @@ class _Loop:
                 self.slots.give(t)
                 self.zombies.add(future)  # keeps its slot until the port really returns
                 self._done(t, timeout_result(t.port, self.d.policies[t.step].timeout_s))
+        # group commit: the firings that came back together share one sync, before any
+        # step starts (a firing is acted upon, and observed, only once it is durable)
+        self.d.sync()
         self._release_due()
         for i in self.blocked:
             self.pending.push(i)
@@ -226,11 +245,11 @@ class _Loop:
         while self.delayed and self.delayed[0][0] <= now:
             self.pending.push(heapq.heappop(self.delayed)[1])
 
-    def _done(self, t: Transition, result: StepResult) -> None:
+    def _done(self, t: Transition, result: StepResult, sync: bool = True) -> None:
         d = self.d
         if result.reason is None:
             if d.session.is_enabled(t):
-                d.commit(t, result)
+                d.commit(t, result, sync)
                 return
             result = StepResult.fail(f"conflict: {t.name!r} was no longer enabled when its "
                                      "port returned; its result was discarded")

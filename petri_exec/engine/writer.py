@@ -142,6 +142,7 @@ class RunWriter:
         self._observe = observe
         self._durable = durable
         self.journal: Journal | None = None
+        self._unsynced: list[Event] = []  # recorded, not yet synced nor observed
         self.seq = durable.last_seq + 1
         self.run_id = durable.run.run_id
         self._new = durable.last_seq < 0 and not durable.header
@@ -176,24 +177,53 @@ class RunWriter:
                                "petri-exec since the last checkpoint"))
         return journal
 
-    def _append(self, event: Event) -> None:
+    def _append(self, event: Event, sync: bool = True) -> None:
         journal = self.journal if self.journal is not None else self._open()
         try:
-            journal.append(event)
+            journal.append(event, sync=sync)
         except OSError as e:
-            raise RunPathError(f"{journal.path}: cannot append to the journal "
-                               f"({e.strerror or e}); the run is as of its last journaled "
-                               "event: free space or fix permissions, then drive again"
-                               ) from None
+            raise _append_failed(journal, e) from None
         self.seq += 1
+        if not sync:  # observed once durable (sync())
+            self._unsynced.append(event)
+            return
+        self._flush_observers()
         if self._observe is not None:
             self._observe(event)
 
-    def record(self, kind: str, **fields: Any) -> Event:
+    def _flush_observers(self) -> None:
+        """Pass the events of a group that is now durable to the observer, in order."""
+        if not self._unsynced:
+            return
+        events, self._unsynced = self._unsynced, []
+        if self._observe is not None:
+            for event in events:
+                self._observe(event)
+
+    def sync(self) -> None:
+        """End a group commit: sync the journal once for every event recorded with
+        ``sync=False`` since the last sync, then pass them to the observer.
+
+        Raises:
+            RunPathError: The journal cannot be synced; nothing after the last synced
+                event is durable.
+        """
+        if not self._unsynced or self.journal is None:
+            return
+        try:
+            self.journal.sync()
+        except OSError as e:
+            raise _append_failed(self.journal, e) from None
+        self._flush_observers()
+
+    def record(self, kind: str, sync: bool = True, **fields: Any) -> Event:
         """Journal one event (the journal is opened, and given its header, on first use).
 
         Args:
             kind: The event's kind.
+            sync: Sync it now (and everything recorded before it); False leaves it to the
+                next :meth:`sync` or synced record (a group commit), and the observer sees
+                it only then.
             **fields: Its other fields (seq, time and run_id are filled in).
 
         Returns:
@@ -206,7 +236,7 @@ class RunWriter:
         if self.journal is None:
             self._open()
         event = Event(kind=kind, seq=self.seq, time=time.time(), run_id=self.run_id, **fields)
-        self._append(event)
+        self._append(event, sync)
         return event
 
     def _replace(self, data: bytes) -> None:
@@ -243,6 +273,12 @@ class RunWriter:
         """Close the journal (the lock is its owner's to release)."""
         if self.journal is not None:
             self.journal.close()
+
+
+def _append_failed(journal: Journal, e: OSError) -> RunPathError:
+    return RunPathError(f"{journal.path}: cannot append to the journal "
+                        f"({e.strerror or e}); the run is as of its last journaled "
+                        "event: free space or fix permissions, then drive again")
 
 
 def attempts_field(attempts: Mapping[str, int]) -> dict[str, int] | None:
