@@ -7,8 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 import petri_exec as pe
-from petri_exec.ports.shell import ShellPorts
+from petri_exec.ports.shell import ShellPorts, direct_argv
 
 Make = Callable[..., Path]
 
@@ -100,3 +103,54 @@ def test_workspace_creates_the_run_dir_and_land_records_without_git(make_run: Ma
                      name="empty.json", run_id="empty")
     out = pe.drive(empty, ShellPorts())
     assert (out.status, out.reason) == ("halted", "promotion_no_changes")
+
+
+@given(st.text(alphabet="ab c-./=$|&;<>()`'\"\\*?[]#~{}!\n\t", max_size=20))
+def test_direct_argv_spawns_only_plain_words(command: str) -> None:
+    argv = direct_argv(command)
+    if argv is None:
+        return
+    assert argv == command.split() and argv
+    assert not set(command) & set("$|&;<>()`'\"\\*?[]#~{}!\n")
+    assert "=" not in argv[0]
+
+
+def test_direct_argv_examples() -> None:
+    assert direct_argv("true") == ["true"]
+    assert direct_argv("  sleep 0.1 ") == ["sleep", "0.1"]
+    assert direct_argv("./build.sh --out=dist") == ["./build.sh", "--out=dist"]
+    for shell_only in ("true --help", "cd sub", "echo hi", "X=1 prog", "a > b", "a; b",
+                       "a && b", "prog $HOME", "prog '*'", "exit 3", "", "   "):
+        assert direct_argv(shell_only) is None, shell_only
+
+
+def test_direct_spawn_keeps_the_process_group_and_the_shell_fallbacks(make_run: Make) -> None:
+    run = make_run([
+        {"id": "group", "depends_on": [], "meta": {"run": "./pg"}},
+        {"id": "noshebang", "depends_on": ["group"], "meta": {"run": "./plain"}},
+        {"id": "missing", "depends_on": ["noshebang"], "meta": {"run": "no-such-program-x"}},
+    ], run_id="direct", template="minimal")
+    work = run.parent / "run.work"
+    work.mkdir()
+    pg = work / "pg"
+    pg.write_text('#!/bin/sh\necho "$$ $(ps -o pgid= -p $$)"\n')
+    plain = work / "plain"
+    plain.write_text("echo via-the-shell\n")  # no #!: exec fails, the shell runs it
+    for f in (pg, plain):
+        f.chmod(0o755)
+    out = pe.drive(run, ShellPorts())
+    assert out.status == "halted" and out.step == "execute:missing"
+    logs = work / "logs"
+    pid, pgid = (logs / "group.run.1.log").read_text().split()
+    assert pid == pgid  # spawned directly, still the leader of its own process group
+    assert (logs / "noshebang.run.1.log").read_text() == "via-the-shell\n"
+    assert out.reason == "meta.run exited with 127 (log: run.work/logs/missing.run.1.log)"
+    assert "no-such-program-x" in (logs / "missing.run.1.log").read_text()
+
+
+def test_a_directly_spawned_command_ends_with_its_timeout(make_run: Make) -> None:
+    run = make_run([{"id": "slow", "depends_on": [], "meta": {"run": "sleep 30"}}],
+                   run_id="slow", template="minimal")
+    out = pe.drive(run, ShellPorts(timeout_s=0.5, kill_after_s=1))
+    assert out.status == "halted"
+    assert "timed out after 0.5s" in (out.reason or "")

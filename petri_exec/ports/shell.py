@@ -10,8 +10,12 @@
 :meth:`ShellPorts.preflight` (``petri-exec check RUN --ports shell``) finds, without running
 anything, what these ports would refuse at drive time.
 
-Commands run through ``/bin/sh -c`` with the run directory as working directory, each in
-its own process group (:mod:`.procgroup`): a timeout, an interrupt or the drive's end ends
+Commands run with the run directory as working directory, each in its own process group
+(:mod:`.procgroup`). A command that needs no shell (plain words of letters, digits and
+``_-./=:,+@%``: no quotes, variables, globs, redirections, pipes, separators or
+assignments, and not a shell builtin or keyword) is spawned directly, as make does;
+anything else, or a program not found on ``PATH``, runs through ``/bin/sh -c`` (which
+reports it with exit 127 in the log): a timeout, an interrupt or the drive's end ends
 everything the command started. stdout and stderr go to
 ``<run dir>/logs/<slice or step>.<what>.<attempt>.log``. A non-zero exit fails the step with
 the exit code and the log path in the reason.
@@ -31,7 +35,7 @@ from ..run.templates import Template, load_template
 from .procgroup import KILL_AFTER_S, run_command
 from .protocol import StepContext, StepResult
 
-__all__ = ["SHELL_BUILTINS", "ShellPorts", "unused_verify"]
+__all__ = ["SHELL_BUILTINS", "ShellPorts", "direct_argv", "unused_verify"]
 
 #: The meta key each command-running port reads.
 _META_KEY = {"agent_runner": "run", "runner": "run", "test_runner": "verify"}
@@ -96,6 +100,32 @@ def _programs(command: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_\-./=:,+@% \t]+")
+#: First words the shell itself handles (builtins and keywords): always through /bin/sh
+#: (``true`` and ``false`` without arguments behave alike as programs).
+_SHELL_WORDS = (SHELL_BUILTINS - {"true", "false"}) | {
+    "builtin", "declare", "fc", "select", "time", "typeset"}
+
+
+def direct_argv(command: str) -> list[str] | None:
+    """The argv to spawn ``command`` directly, or None when it needs ``/bin/sh``.
+
+    Args:
+        command: A shell command line.
+
+    Returns:
+        Its words when it is plain words only (see the module docstring), else None.
+    """
+    if not _PLAIN.fullmatch(command):
+        return None
+    words = command.split()
+    if not words or words[0] in _SHELL_WORDS or "=" in words[0]:
+        return None
+    if words[0] in ("true", "false") and len(words) > 1:  # GNU's answer --help
+        return None
+    return words
+
+
 class ShellPorts:
     """The built-in shell ports (``petri-exec drive RUN --ports shell``).
 
@@ -121,15 +151,26 @@ class ShellPorts:
 
     def _run(self, ctx: StepContext, command: str, what: str) -> tuple[int | None, Path]:
         work = self.work_dir(ctx)
-        work.mkdir(parents=True, exist_ok=True)
-        logs = work / "logs"
-        logs.mkdir(exist_ok=True)
-        log = logs / f"{ctx.slice_id or ctx.step}.{what}.{ctx.attempt}.log"
+        log = work / "logs" / f"{ctx.slice_id or ctx.step}.{what}.{ctx.attempt}.log"
         env = dict(os.environ)
         env.update({"PETRI_RUN_ID": ctx.run_id, "PETRI_TRANSITION": ctx.transition,
                     "PETRI_SLICE_ID": ctx.slice_id or "", "PETRI_ATTEMPT": str(ctx.attempt),
                     "PETRI_IDEMPOTENCY_KEY": ctx.idempotency_key})
-        with open(log, "wb") as out:
+        argv = direct_argv(command)
+        try:
+            out = open(log, "wb")  # noqa: SIM115 - the command's one log file handle
+        except FileNotFoundError:  # the first command of the run: make its directories
+            log.parent.mkdir(parents=True, exist_ok=True)
+            out = open(log, "wb")  # noqa: SIM115
+        with out:
+            if argv is not None:
+                try:
+                    rc = run_command(argv, owner=_owner(ctx), cwd=work, env=env, stdout=out,
+                                     timeout_s=self.timeout_s,
+                                     kill_after_s=self.kill_after_s)
+                    return rc, log
+                except OSError:  # not found, not executable, a script without #!: the
+                    pass  # shell runs it or says why, as it always did
             rc = run_command(["/bin/sh", "-c", command], owner=_owner(ctx), cwd=work,
                              env=env, stdout=out, timeout_s=self.timeout_s,
                              kill_after_s=self.kill_after_s)
