@@ -8,6 +8,11 @@ rewrite of run.json, O(N)) happens once per max(1000, transitions) firings: its 
 measured separately and reported amortized per firing. Target (contract section 7): the
 per-firing cost is flat from 1k to 100k slices.
 
+Group commit (issue 18): a persisted drive of 2,000 independent slices (1,000 quick)
+through a no-op port at ``max_parallel`` 1, 4 and 16, timed whole (load, firings,
+checkpoints) and divided by its firings, ``fsync`` and ``flush`` sampled in rounds. With
+fsync, the firings (and starts) of steps that finish (start) together share one sync.
+
 Run: ``python benchmarks/bench_persist.py [--firings K] [--quick]``.
 """
 
@@ -60,6 +65,33 @@ def checkpoint_cost(n: int) -> float:
         return statistics.median(samples)
 
 
+def whole_per_firing(n: int, max_parallel: int, durability: str) -> float:
+    """Seconds per firing of a whole persisted drive of N independent slices."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d, "run.json")
+        pe.save_run(_run(n), path)
+        t0 = time.perf_counter()
+        out = pe.drive(path, {"runner": lambda ctx: None}, max_parallel=max_parallel,
+                       durability=durability)
+        return (time.perf_counter() - t0) / out.fired
+
+
+def group_commit(n: int, rounds: int) -> None:
+    """Print the persisted cost per firing at max_parallel 1, 4 and 16."""
+    print(f"group commit: whole persisted drive of {n:,} independent slices, "
+          f"median of {rounds} rounds")
+    print(f"{'max_parallel':>12} {'fsync us/firing':>16} {'flush us/firing':>16} "
+          f"{'fsync/flush':>12}")
+    for mp in (1, 4, 16):
+        fs, fl = [], []
+        for _ in range(rounds):
+            fs.append(whole_per_firing(n, mp, "fsync"))
+            fl.append(whole_per_firing(n, mp, "flush"))
+        ratio = statistics.median(a / b for a, b in zip(fs, fl, strict=True))
+        print(f"{mp:>12} {statistics.median(fs) * 1e6:>16.1f} "
+              f"{statistics.median(fl) * 1e6:>16.1f} {ratio:>11.2f}x")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the table."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -83,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{amort * 1e6:>13.1f}")
     print(f"ratio per-firing (largest / 1k): fsync {fs / base['fsync']:.2f}x, "
           f"flush {fl / base['flush']:.2f}x (target: flat, ~1x)")
+    group_commit(1_000 if a.quick else 2_000, 3 if a.quick else 5)
     return 0
 
 
