@@ -5,7 +5,8 @@ next): the in-memory drive against graphlib and SNAKES with scaling (``bench_dri
 persisting a firing (``bench_persist``), peak memory (``bench_memory``), concurrency
 against the ideal schedule and Dask (``bench_parallel``), state spaces of contest nets
 against a straightforward explorer and pm4py (``bench_statespace``), and a git run against a
-hand-written shell loop of the same git commands (``bench_git``). Each prints its machine
+hand-written shell loop of the same git commands (``bench_git``), and the shell task runner
+against make and Snakemake on one DAG of ``true`` commands (``bench_make``). Each prints its machine
 line and its table of ratios against the targets of contract section 7.
 """
 
@@ -28,6 +29,7 @@ def main(argv: list[str]) -> int:
         ["bench_parallel.py", *(["--quick", "--repeat", "1"] if quick else [])],
         ["bench_statespace.py", *(["--quick"] if quick else [])],
         ["bench_git.py", *(["--quick"] if quick else [])],
+        ["bench_make.py", *(["--quick"] if quick else [])],
     ]
     status = 0
     for script, *args in runs:
