@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
+import petri_exec as pe
 from petri_exec.cli import build_parser
+
+from .conftest import state_of
 
 EXE = str(Path(sys.executable).parent / "petri-exec")
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,10 +81,26 @@ def test_drive_completes_exit_0_then_fire_manual_gate(workdir: Path) -> None:
 
 
 def test_halted_exit_3_leaves_run_unchanged(workdir: Path) -> None:
+    original = (workdir / "run.json").read_bytes()
     r = run_cli("drive", "run.json", "--ports", "myports:failing_tests", cwd=workdir)
     assert r.returncode == 3
     assert "halted" in r.stdout and "test_result:api" in r.stdout
     assert "tests crashed" in r.stdout
+    history = json.loads(run_cli("history", "run.json", "--json", cwd=workdir).stdout)
+    fired = [e["transition"] for e in history if e["kind"] == "transition_fired"]
+    assert "test_result:api" not in fired and history[-1]["kind"] in ("net_halted",
+                                                                       "checkpoint")
+    # the same run driven with working ports for exactly those firings: the state a
+    # halted drive must leave (the failed attempt recorded nothing)
+    ref = workdir / "ref"
+    ref.mkdir()
+    (ref / "run.json").write_bytes(original)
+    (ref / "myports.py").write_text(PORTS_MODULE)
+    r2 = run_cli("drive", "run.json", "--ports", "myports:ok", "--max-firings",
+                 str(len(fired)), cwd=ref)
+    assert r2.returncode == 5, r2.stdout + r2.stderr
+    assert state_of(workdir / "run.json") == state_of(ref / "run.json")
+    assert pe.load_run(workdir / "run.json").slice("api").status == "agent_result_ingested"
 
 
 def test_paused_exit_5(workdir: Path) -> None:

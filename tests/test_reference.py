@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import attrs
 import pytest
 
 import petri_exec as pe
@@ -67,8 +68,16 @@ def test_parity_fire_by_hand_equals_drive(tmp_path: Path) -> None:
 def test_test_runner_failure_halts_without_advancing(two_slices: Path) -> None:
     before = state_of(two_slices)
     seen: list[pe.Event] = []
+    at_attempt: list[bytes] = []
+
+    def observe(e: pe.Event) -> None:
+        seen.append(e)
+        if e.kind == "transition_started" and e.transition == "test_result:api":
+            # the run as a reader sees it (run.json + the journal; readers need no lock)
+            at_attempt.append(pe.dump_run(attrs.evolve(pe.load_run(two_slices), identity=None)))
+
     out = pe.drive(two_slices, FakePorts(fail={"test_runner": "tests crashed"}),
-                   on_event=seen.append)
+                   on_event=observe)
     assert out.status == "halted"
     assert out.step == "test_result:api"
     assert out.reason == "tests crashed"
@@ -76,6 +85,7 @@ def test_test_runner_failure_halts_without_advancing(two_slices: Path) -> None:
     assert run.slice("api").status == "agent_result_ingested"
     # run.json advanced to the state before the failed attempt, not past it
     assert state_of(two_slices) != before
+    assert at_attempt and state_of(two_slices) == at_attempt[0]  # byte-identical
     again = FakePorts(fail={"test_runner": "tests crashed"})
     snapshot = two_slices.read_bytes()
     out2 = pe.drive(two_slices, again)
