@@ -264,13 +264,20 @@ def test_empty_id_message(tmp_path: Path) -> None:
     assert "got a string" not in str(e)
 
 
-def test_lone_surrogate_is_refused_or_round_trips(tmp_path: Path) -> None:
+def test_lone_surrogate_is_refused_and_a_pair_round_trips(tmp_path: Path) -> None:
     p = tmp_path / "run.json"
-    p.write_bytes(b'{"version": 1, "run_id": "r", "facts": {"x": "\\ud800"}, "slices": []}')
-    try:
-        run = pe.load_run(p)
-    except pe.RunFileError:
-        return  # refusing it is fine too
+    raw = b'{"version": 1, "run_id": "r", "facts": {"x": "\\ud800"}, "slices": []}'
+    p.write_bytes(raw)
+    with pytest.raises(pe.RunFileError) as e:
+        pe.load_run(p)
+    assert str(e.value) == (f"{p}: a string holds a lone surrogate escape (like \\ud800), "
+                            "which is not valid Unicode; fix or remove that string")
+    assert p.read_bytes() == raw  # nothing modified
+    # an escaped surrogate pair is one valid character: it loads and round-trips
+    p.write_bytes(b'{"version": 1, "run_id": "r", "facts": {"x": "\\ud83d\\ude00"}, '
+                  b'"slices": []}')
+    run = pe.load_run(p)
+    assert run.facts == {"x": "\U0001f600"}
     pe.save_run(run, p)
     assert pe.load_run(p) == run
 
