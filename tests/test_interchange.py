@@ -51,9 +51,13 @@ def test_random_general_nets_agree_with_snakes(case: tuple[pe.Net, pe.Marking],
     via_pnml, m_pnml = pe.from_pnml(pe.to_pnml(net, m))
     via_snakes, m_snakes = pe.from_snakes(sn)
     assert m_pnml == m and m_snakes == m
+    state = net.state(m)  # one incremental state across every firing
+    handed = {t.name for t in state.get_ready()}
     for _ in range(12):
         enabled = _names(net.enabled(m))
         assert enabled == snakes_enabled(sn)
+        assert {t.name for t in net.transitions if state.is_enabled(t)} == enabled
+        assert handed == {n for n in enabled if not net.transition(n).manual}
         assert _names(via_pnml.enabled(m)) == enabled
         assert _names(via_snakes.enabled(m)) == enabled
         if not enabled:
@@ -63,9 +67,10 @@ def test_random_general_nets_agree_with_snakes(case: tuple[pe.Net, pe.Marking],
         m2 = net.fire(m, name)
         assert dict(m2) == snakes_marking(sn)
         assert via_pnml.fire(m, name) == m2 and via_snakes.fire(m, name) == m2
-        state = net.state(m)
         state.fire(net.transition(name))
         assert state.marking() == m2
+        handed = {n for n in handed if state.is_enabled(net.transition(n))}
+        handed.update(t.name for t in state.get_ready())
         m = m2
 
 

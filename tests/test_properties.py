@@ -61,6 +61,22 @@ def test_dag_runs_confluent_once_each_and_dependencies_respected(run: pe.Run) ->
     assert a.status == b.status == "completed"
     assert pe.dump_run(a.run) == pe.dump_run(b.run)
     net = pe.compile_run(run)
+    # the journals' firing sequences: the linear one is linear_order's, slice by slice
+    tpl = pe.load_template(run.template)
+    run_steps = [st.name for st in tpl.run.steps]
+    frontier = [st.name for st in tpl.run.steps].index(
+        next(st.name for st in tpl.run.steps if st.source == tpl.run.frontier))
+    expected = run_steps[:frontier] + [
+        f"{st.name}:{run.slices[k].id}" for k in pe.linear_order(run)
+        for st in tpl.slice.steps if not st.manual] + run_steps[frontier:]
+    assert _fired(eb) == [n for n in expected if not net.transition(n).manual]
+    # the petri one is a firing sequence of the concurrent net, the same firings
+    assert sorted(_fired(ea)) == sorted(_fired(eb))
+    for events in (ea, eb):
+        state = net.state(pe.marking_of(run))
+        for name in _fired(events):
+            assert state.is_enabled(net.transition(name)), name
+            state.fire(net.transition(name))
     for events in (ea, eb):
         fired = _fired(events)
         assert len(fired) == len(set(fired))
@@ -91,7 +107,8 @@ def test_ready_equals_snakes_at_reachable_markings(run: pe.Run, rnd, linear: boo
     m = pe.marking_of(run)
     session = sched.session(m)
     handed: set[pe.Transition] = set(session.get_ready())
-    for _ in range(rnd.randint(0, 60)):
+    steps = 0
+    while True:  # to the end of the run: every example compares at every marking it passes
         ready = sched.ready(m)
         assert sched.ready(m) == ready  # pure: same answer twice
         assert {t.name for t in ready} == {
@@ -108,6 +125,8 @@ def test_ready_equals_snakes_at_reachable_markings(run: pe.Run, rnd, linear: boo
         handed.discard(t)
         handed.update(session.get_ready())
         assert session.marking() == m
+        steps += 1
+    assert steps == sum(1 for t in net.transitions if not t.manual)
 
 
 @SETTINGS
