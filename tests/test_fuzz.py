@@ -101,14 +101,48 @@ def test_mutated_run_files_are_loaded_or_refused(data: bytes) -> None:
         _load_or_refuse(path)
 
 
+#: Each corpus file's verdict: None = it loads, else a fragment of the one-line refusal.
+CORPUS_VERDICTS: dict[str, str | None] = {
+    "array": ": the document must be a JSON object, got an array",
+    "big_int": ": a JSON value cannot be read (Exceeds the limit (4300 digits)",
+    "bom": ": invalid JSON at line 1 column 1: Unexpected UTF-8 BOM",
+    "control_chars_id": ": slices[0].id: invalid id 'a\\x00b'",
+    "cycle3": ": slices[0].depends_on: dependency cycle a -> c -> b -> a",
+    "deep_but_parseable": ": facts: nested more than 64 levels deep",
+    "deep_nesting": ": JSON nested too deeply",
+    "depends_on_object": ": slices[0].depends_on: expected an array of ids, got an object",
+    "duplicate_key": ": run_id: key 'run_id' appears twice in one JSON object",
+    "empty": ": invalid JSON at line 1 column 1: Expecting value",
+    "huge_id": ": slices[0].id: invalid id 'xxxx",
+    "invalid_utf8": ": not UTF-8 (byte 26); save the file as UTF-8",
+    "lone_surrogate": ": a string holds a lone surrogate escape (like \\ud800)",
+    "nan": ": NaN is not valid JSON",
+    "nulls": ": run_id: expected a non-empty string, got null",
+    "status_number": ": status: 5 is not a status of the template's run lane",
+    "truncated": ": invalid JSON at line 1 column 54: Expecting property name",
+    "unicode_id": ": slices[0].id: invalid id 'été'",
+    "version_float": ": version: unsupported version 1.5; only 1 is known",
+    "unicode_title_loads": None,
+}
+
+
+def test_every_corpus_file_has_a_verdict() -> None:
+    assert sorted(CORPUS_VERDICTS) == [p.stem for p in CORPUS]
+
+
 @pytest.mark.parametrize("case", CORPUS, ids=[p.stem for p in CORPUS])
 def test_corpus(case: Path, tmp_path: Path) -> None:
     path = tmp_path / "run.json"
     path.write_bytes(case.read_bytes())
     run = _load_or_refuse(path)
-    if case.stem in ("unicode_id", "control_chars_id", "huge_id", "deep_nesting", "big_int",
-                     "nan", "duplicate_key", "lone_surrogate", "invalid_utf8", "bom"):
-        assert run is None, f"{case.name} must be refused"
+    expected = CORPUS_VERDICTS[case.stem]
+    if expected is None:
+        assert run is not None, f"{case.name} must load"
+        return
+    assert run is None, f"{case.name} must be refused"
+    with pytest.raises(pe.PetriExecError) as e:
+        pe.load_run(path)
+    assert str(e.value).startswith(f"{path}{expected}"), str(e.value)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

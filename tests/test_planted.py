@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 import petri_exec as pe
 from petri_exec.engine import driver as driver_module
 from petri_exec.errors import RunLockedError
+from petri_exec.run.jsonio import is_temp_file_of
 from petri_exec.run.model import dependencies
 
 from .strategies import dag_runs
@@ -194,6 +195,15 @@ path, where, nth = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 real = RunWriter._replace
 count = [0]
 
+real_os_replace = os.replace
+
+def os_replace(src, dst):
+    if count[0] == nth and where == "mid_write":
+        os._exit(72)          # the new run.json is written to its temp file, not renamed
+    real_os_replace(src, dst)
+
+os.replace = os_replace
+
 def replace(self, data):
     count[0] += 1
     if count[0] == nth and where == "before_rename":
@@ -213,7 +223,8 @@ pe.drive(path, {"runner": runner}, checkpoint_every=2)
 
 
 @pytest.mark.parametrize(("where", "nth"), [("before_rename", 2), ("before_rename", 3),
-                                            ("after_rename", 2), ("after_rename", 3)])
+                                            ("mid_write", 3), ("after_rename", 2),
+                                            ("after_rename", 3)])
 def test_a_crash_at_a_checkpoint_loses_and_repeats_nothing(tmp_path: Path, where: str,
                                                            nth: int) -> None:
     """A driver killed (os._exit) at a fixed point of its nth checkpoint: before the new
@@ -225,7 +236,10 @@ def test_a_crash_at_a_checkpoint_loses_and_repeats_nothing(tmp_path: Path, where
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
     p = subprocess.run([sys.executable, "-c", _CRASH, str(path), where, str(nth)], env=env,
                        capture_output=True, text=True, timeout=120)
-    assert p.returncode == (70 if where == "before_rename" else 71), p.stderr
+    code = {"before_rename": 70, "after_rename": 71, "mid_write": 72}[where]
+    assert p.returncode == code, p.stderr
+    temps = [f.name for f in tmp_path.iterdir() if is_temp_file_of(f.name, "run.json")]
+    assert len(temps) == (1 if where == "mid_write" else 0), temps
     journal = [json.loads(line) for line in
                (tmp_path / "run.events.jsonl").read_text().splitlines()]
     fired = [e["transition"] for e in journal if e["kind"] == "transition_fired"]
@@ -236,7 +250,7 @@ def test_a_crash_at_a_checkpoint_loses_and_repeats_nothing(tmp_path: Path, where
         [t.split(":")[1] for t in ran]
     on_disk = json.loads(path.read_bytes())
     done_on_disk = [s["id"] for s in on_disk["slices"] if s["status"] == "done"]
-    if where == "before_rename":  # the journal is ahead of run.json
+    if where != "after_rename":  # the journal is ahead of run.json
         assert len(done_on_disk) < len(ran)
 
     def runner(ctx: pe.StepContext) -> None:
@@ -245,5 +259,6 @@ def test_a_crash_at_a_checkpoint_loses_and_repeats_nothing(tmp_path: Path, where
 
     out = pe.drive(path, {"runner": runner})
     assert out.status == "completed"
+    assert not [f for f in tmp_path.iterdir() if is_temp_file_of(f.name, "run.json")]
     calls = (tmp_path / "calls.txt").read_text().split()
     assert calls == [f"execute:s{i}" for i in range(6)]
