@@ -1,0 +1,1 @@
+"""Mutation testing (python -m tests.mutation); see docs/testing.md#mutation-testing."""

@@ -1,0 +1,157 @@
+"""Mutation testing of core, engine and ports: ``python -m tests.mutation`` (not in the
+default test run; docs/testing.md#mutation-testing).
+
+It copies the checkout into a scratch directory (the checkout itself is never mutated),
+lets mutmut generate every mutant of the chosen modules, runs a seeded random sample of
+them against each module's fast test files (mutmut runs, per mutant, only the tests that
+executed the mutated function), and prints the score and every survivor's diff.
+
+    pip install 'petri-exec[mutation]'
+    python -m tests.mutation --sample 150 --seed 19          # what docs/testing.md reports
+    python -m tests.mutation --sample 0 --modules core        # every mutant of core/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Module group -> (the files mutated, the fast test files that judge them). The git ports
+#: (git*.py, worktree.py, command.py, prompt.py, procgroup.py) are judged by the slow git
+#: suites and are left out; so are engine modules whose tests are signal soak tests.
+GROUPS: dict[str, tuple[list[str], list[str]]] = {
+    "core": (["petri_exec/core/*.py"],
+             ["tests/test_runnet.py", "tests/test_planted.py", "tests/test_properties.py",
+              "tests/test_readyqueue.py", "tests/test_harness.py"]),
+    "engine": (["petri_exec/engine/api.py", "petri_exec/engine/driver.py",
+                "petri_exec/engine/durable.py", "petri_exec/engine/journal.py",
+                "petri_exec/engine/journalscan.py", "petri_exec/engine/live.py",
+                "petri_exec/engine/lock.py", "petri_exec/engine/outcome.py",
+                "petri_exec/engine/parallel.py", "petri_exec/engine/readyqueue.py",
+                "petri_exec/engine/writer.py"],
+               ["tests/test_durable.py", "tests/test_reference.py",
+                "tests/test_drive_misc.py", "tests/test_planted.py",
+                "tests/test_readyqueue.py", "tests/test_parallel.py"]),
+    "ports": (["petri_exec/ports/protocol.py", "petri_exec/ports/handlers.py",
+               "petri_exec/ports/shell.py"],
+              ["tests/test_ports.py", "tests/test_shell.py"]),
+}
+
+
+#: mutmut's verdicts that count as killed, and those that are no verdict (left out).
+KILLED = ("killed", "timeout", "segfault", "caught by type check")
+UNJUDGED = ("skipped", "not checked", "check was interrupted by user")
+
+
+def _copy(scratch: Path) -> None:
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    scratch.mkdir(parents=True)
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
+    for name in ("petri_exec", "nets", "docs", "tests"):
+        shutil.copytree(ROOT / name, scratch / name, ignore=skip)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, scratch / name)
+
+
+def _config(scratch: Path, groups: list[str]) -> None:
+    mutate = sorted({p for g in groups for p in GROUPS[g][0]})
+    tests = sorted({t for g in groups for t in GROUPS[g][1]})
+    lines = ["[mutmut]", "source_paths=petri_exec", "also_copy=nets", "    docs",
+             "    README.md", "only_mutate=" + mutate[0], *("    " + m for m in mutate[1:]),
+             "pytest_add_cli_args_test_selection=" + tests[0], *("    " + t for t in tests[1:]),
+             "pytest_add_cli_args=-p no:cacheprovider -q -x"]
+    (scratch / "setup.cfg").write_text("\n".join(lines) + "\n")
+
+
+def _mutmut(scratch: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("mutmut")
+    return subprocess.run([str(exe), *args], cwd=scratch, capture_output=True, text=True,
+                          check=False)
+
+
+def _results(scratch: Path) -> dict[str, int | None]:
+    codes: dict[str, int | None] = {}
+    for meta in (scratch / "mutants").rglob("*.py.meta"):
+        codes.update(json.loads(meta.read_text())["exit_code_by_key"])
+    return codes
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the mutation sample; print the score and the survivors.
+
+    Args:
+        argv: Command-line arguments (``--help`` lists them).
+
+    Returns:
+        0 when the score reaches ``--target``, else 1.
+    """
+    ap = argparse.ArgumentParser(prog="python -m tests.mutation", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--modules", nargs="+", choices=sorted(GROUPS), default=sorted(GROUPS))
+    ap.add_argument("--sample", type=int, default=150,
+                    help="mutants to run, drawn with --seed (0: all of them)")
+    ap.add_argument("--seed", type=int, default=19)
+    ap.add_argument("--max-children", type=int, default=2)
+    ap.add_argument("--scratch", type=Path, default=ROOT / ".mutation")
+    ap.add_argument("--target", type=float, default=0.90)
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args(argv)
+    try:
+        from mutmut.stats import status_by_exit_code  # (mutmut.__main__ reads a config)
+    except ImportError:
+        print("mutmut is not installed: pip install 'petri-exec[mutation]'", file=sys.stderr)
+        return 2
+    scratch = args.scratch.resolve()
+    _copy(scratch)
+    _config(scratch, args.modules)
+    # generate every mutant and the per-function test map; a name matching nothing makes
+    # mutmut stop right after that, before running any mutant
+    _mutmut(scratch, "run", "petri_exec.__generate_only__")
+    every = sorted(_results(scratch))
+    if not every:
+        print("mutmut generated no mutants (see its output in the scratch directory)",
+              file=sys.stderr)
+        return 2
+    chosen = every if not args.sample or args.sample >= len(every) else sorted(
+        random.Random(args.seed).sample(every, args.sample))
+    print(f"{len(chosen)} of {len(every)} mutants (seed {args.seed}) in {args.modules}",
+          flush=True)
+    done = _mutmut(scratch, "run", "--max-children", str(args.max_children), *chosen)
+    codes = _results(scratch)
+    status = {n: status_by_exit_code.get(codes.get(n), f"exit {codes.get(n)}")
+              for n in chosen}
+    per_module: dict[str, Counter[str]] = defaultdict(Counter)
+    for n, s in status.items():
+        per_module[n.split(".x")[0]][s] += 1
+    for module, counts in sorted(per_module.items()):
+        print(f"  {module:40} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    total = Counter(status.values())
+    judged = sum(total.values()) - sum(total[k] for k in UNJUDGED)
+    killed = sum(total[k] for k in KILLED)
+    score = killed / judged if judged else 0.0
+    print(f"score: {killed}/{judged} killed = {score:.1%} (" +
+          ", ".join(f"{k} {v}" for k, v in sorted(total.items())) + ")")
+    survivors = [n for n, s in status.items() if s not in KILLED and s not in UNJUDGED]
+    for n in survivors:
+        print(f"\n--- {status[n]}: {n}")
+        print(_mutmut(scratch, "show", n).stdout.strip())
+    if total["not checked"]:
+        print(done.stdout[-2000:], done.stderr[-2000:], file=sys.stderr)
+    if args.json:
+        args.json.write_text(json.dumps({"seed": args.seed, "modules": args.modules,
+                                         "generated": len(every), "status": status,
+                                         "score": score}, indent=1, ensure_ascii=False))
+    return 0 if score >= args.target else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
