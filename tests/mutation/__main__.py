@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "core": (["petri_exec/core/*.py"],
              ["tests/test_runnet.py", "tests/test_planted.py", "tests/test_properties.py",
-              "tests/test_readyqueue.py", "tests/test_harness.py"]),
+              "tests/test_readyqueue.py"]),
     "engine": (["petri_exec/engine/api.py", "petri_exec/engine/driver.py",
                 "petri_exec/engine/durable.py", "petri_exec/engine/journal.py",
                 "petri_exec/engine/journalscan.py", "petri_exec/engine/live.py",
@@ -68,7 +68,8 @@ def _config(scratch: Path, groups: list[str]) -> None:
     lines = ["[mutmut]", "source_paths=petri_exec", "also_copy=nets", "    docs",
              "    README.md", "only_mutate=" + mutate[0], *("    " + m for m in mutate[1:]),
              "pytest_add_cli_args_test_selection=" + tests[0], *("    " + t for t in tests[1:]),
-             "pytest_add_cli_args=-p no:cacheprovider -q -x"]
+             "pytest_add_cli_args=-p", "    no:cacheprovider", "    -q", "    -m",
+             "    not slow"]
     (scratch / "setup.cfg").write_text("\n".join(lines) + "\n")
 
 
