@@ -323,7 +323,11 @@ def test_a_background_process_does_not_outlive_its_step(tmp_path: Path) -> None:
 
 
 STORM = """
-import os, sys, time, petri_exec as pe
+import os, signal, sys, time, petri_exec as pe
+# signals are for the drive: outside it (start-up, exit) this script ignores them; drive()
+# installs its own handlers for its duration and puts these back
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
 def runner(ctx):
     time.sleep(0.01 * (hash(ctx.transition) % 5))
     with open("effects.log", "a") as f:

@@ -90,11 +90,16 @@ def run_parallel(d: Driver, ports: Any, max_firings: int | None, max_parallel: i
     own = executor is None
     pool: cf.Executor = executor or cf.ThreadPoolExecutor(
         max_parallel, thread_name_prefix="petri-exec-port")
+    loop = _Loop(d, ports, max_firings, max_parallel, pool, stop)
     try:
-        return _Loop(d, ports, max_firings, max_parallel, pool, stop).run()
+        return loop.run()
     finally:
         if own:
-            pool.shutdown(wait=False, cancel_futures=True)
+            # idle workers are joined here, while the drive's signal handlers still only set
+            # flags (not in the interpreter's exit, where a signal would interrupt the join);
+            # a port that still runs keeps its thread, which the drive does not wait for
+            busy = any(not f.done() for f in (*loop.inflight, *loop.zombies))
+            pool.shutdown(wait=not busy, cancel_futures=True)
 
 
 class _Loop:
