@@ -17,6 +17,7 @@ refused the same way.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -27,9 +28,17 @@ from typing import Any
 import attrs
 
 from ..errors import JournalError
-from ..run.jsonio import open_regular, read_regular
+from ..run.jsonio import fsync_dir, open_regular
 
-__all__ = ["DIGEST_KINDS", "EVENT_KINDS", "Event", "Journal", "journal_path", "read_journal"]
+__all__ = [
+    "DIGEST_KINDS",
+    "EVENT_KINDS",
+    "Event",
+    "Journal",
+    "journal_path",
+    "open_for_reading",
+    "read_journal",
+]
 
 #: Every event kind.
 EVENT_KINDS = (
@@ -209,6 +218,27 @@ def parse_line(line: bytes, where: str) -> Event:
                            "drive --fresh (the old one is kept)") from None
 
 
+def open_for_reading(path: str | os.PathLike[str]) -> int | None:
+    """Open a journal for reading: a descriptor, or None when there is no journal.
+
+    Raises:
+        JournalError: The path is a dangling symbolic link, not a regular file (a directory,
+            FIFO, device: never blocks), or cannot be opened.
+    """
+    file = os.fspath(path)
+    try:
+        return open_regular(file, os.O_RDONLY)
+    except FileNotFoundError as e:
+        if e.strerror and "symbolic link" in e.strerror:
+            raise JournalError(f"{file}: the journal is {e.strerror}; remove the link or "
+                               "restore its target") from None
+        return None
+    except OSError as e:
+        what = e.strerror if e.errno == errno.EINVAL else f"cannot read it: {e.strerror}"
+        raise JournalError(f"{file}: the journal is {what}; move it aside (it must be a "
+                           "regular file)") from None
+
+
 def read_journal(path: str | os.PathLike[str]) -> tuple[list[Event], bool]:
     """Read a whole journal (``history`` and tools; loading a run reads only its tail).
 
@@ -222,16 +252,19 @@ def read_journal(path: str | os.PathLike[str]) -> tuple[list[Event], bool]:
         JournalError: The path is not a regular file, cannot be read, or a line other
             than the last is not a valid event; the message names the file and line.
     """
-    try:
-        raw = read_regular(path)
-    except FileNotFoundError as e:
-        if e.strerror and "symbolic link" in e.strerror:
-            raise JournalError(f"{os.fspath(path)}: the journal is {e.strerror}; remove the "
-                               "link or restore its target") from None
+    fd = open_for_reading(path)
+    if fd is None:
         return [], False
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
     except OSError as e:
-        raise JournalError(f"{os.fspath(path)}: cannot read the journal: {e.strerror}; it "
-                           "must be a regular file (move it aside)") from None
+        raise JournalError(f"{os.fspath(path)}: cannot read the journal: {e.strerror}; "
+                           "it must be a readable regular file") from None
+    finally:
+        os.close(fd)
+    raw = b"".join(chunks)
     lines = raw.split(b"\n")
     torn = lines[-1] != b""
     return [parse_line(line, f"{os.fspath(path)}: line {n}")
@@ -275,7 +308,7 @@ class Journal:
             self.torn = _drop_torn_tail(self._fd)
             self.size = os.fstat(self._fd).st_size
             if not existed:
-                _fsync_dir(self.path.parent)
+                fsync_dir(self.path.parent)
         except OSError:
             os.close(self._fd)
             raise
@@ -351,14 +384,3 @@ def _drop_torn_tail(fd: int) -> bool:
         pos = start
     os.ftruncate(fd, keep)
     return True
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        dfd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)

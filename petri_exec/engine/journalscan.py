@@ -11,15 +11,13 @@ the first line (the header), not O(journal).
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Iterator
 
 import attrs
 
 from ..errors import JournalError
-from ..run.jsonio import open_regular
-from .journal import DIGEST_KINDS, Event, parse_line
+from .journal import DIGEST_KINDS, Event, open_for_reading, parse_line
 
 __all__ = ["Scan", "scan_journal"]
 
@@ -63,20 +61,6 @@ class Scan:
             return _where(file, fd, self.offsets[event_index])
         finally:
             os.close(fd)
-
-
-def _open(path: str) -> int | None:
-    try:
-        return open_regular(path, os.O_RDONLY)
-    except FileNotFoundError as e:
-        if e.strerror and "symbolic link" in e.strerror:
-            raise JournalError(f"{path}: the journal is {e.strerror}; remove the link or "
-                               "restore its target") from None
-        return None
-    except OSError as e:
-        what = e.strerror if e.errno == errno.EINVAL else f"cannot read it: {e.strerror}"
-        raise JournalError(f"{path}: the journal is {what}; move it aside (it must be a "
-                           "regular file)") from None
 
 
 def _lines_backward(fd: int, size: int) -> Iterator[tuple[int, bytes]]:
@@ -143,7 +127,7 @@ def scan_journal(path: str | os.PathLike[str], digest: str | None) -> Scan:
             event (the message names the line).
     """
     file = os.fspath(path)
-    fd = _open(file)
+    fd = open_for_reading(file)
     if fd is None:
         return Scan(None, None, [], -1, False, False, 0, [])
     try:

@@ -26,6 +26,7 @@ __all__ = [
     "TEMP_MARK",
     "decode_run_file",
     "dump_run",
+    "fsync_dir",
     "is_temp_file_of",
     "open_regular",
     "read_regular",
@@ -356,11 +357,13 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, keep_locked: bool
         raise
     if not keep_locked:
         os.close(fd)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     return fd if keep_locked else None
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Sync a directory, so a file created or renamed in it survives a power loss (best
+    effort: a directory that cannot be opened is left alone)."""
     try:
         dfd = os.open(directory, os.O_RDONLY)
     except OSError:
