@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import attrs
 import pytest
 
 import petri_exec as pe
@@ -175,3 +176,31 @@ def test_each_step_sees_the_slice_as_the_steps_before_left_it(tmp_path: Path) ->
         assert s.status == tpl.slice.end
         assert s.facts == ({"old": 0} if s.id == "a" else {}) | {"agent": 1, "test": 1}
     assert pe.load_run(path) == out.run
+
+
+def test_outcome_run_is_built_once_on_first_access() -> None:
+    import copy
+    import pickle
+
+    run = pe.Run(run_id="lazy", template="minimal",
+                 slices=(pe.Slice("a"), pe.Slice("b", depends_on=("a",))))
+    built: list[int] = []
+    out = pe.drive(run, {"runner": lambda ctx: None})
+    real = out._run
+    assert callable(real) and not isinstance(real, pe.Run)  # not built by the drive
+
+    def counting() -> pe.Run:
+        built.append(1)
+        return real()
+
+    out = attrs.evolve(out, run=counting)
+    assert built == []
+    first = out.run
+    assert out.run is first and built == [1]  # built once, then kept
+    assert [s.status for s in first.slices] == ["done", "done"] and first.status == "done"
+    again = pe.drive(run, {"runner": lambda ctx: None})
+    assert again == out and repr(again) == repr(out)  # equality and repr see the run
+    assert "run=Run(run_id='lazy'" in repr(out)
+    assert attrs.evolve(again, run=run) != out  # a different run is a different outcome
+    for copied in (pickle.loads(pickle.dumps(again)), copy.deepcopy(again)):
+        assert copied == out and isinstance(copied._run, pe.Run)

@@ -358,7 +358,7 @@ class Driver:
             self.emit(kind, transition=step, reason=reason, detail=detail,
                       run_status=self.live.status)
         return DriveOutcome(status=status, run_status=self.live.status, step=step,
-                            reason=reason, fired=self.fired, run=self.live.snapshot(),
+                            reason=reason, fired=self.fired, run=self.live.snapshot,
                             detail=detail, failures=failures,
                             next_manual=self.enabled_manual())
 

@@ -47,7 +47,11 @@ class Failure:
     detail: str | None = None
 
 
-@attrs.frozen
+def _run_of(value: Run | Callable[[], Run]) -> Run:
+    return value if isinstance(value, Run) else value()
+
+
+@attrs.frozen(repr=False)
 class DriveOutcome:
     """How a :func:`~petri_exec.drive` (or :func:`~petri_exec.fire`) call ended.
 
@@ -60,7 +64,9 @@ class DriveOutcome:
         step: The transition that halted (the first failure), else None.
         reason: Why it halted, deadlocked or paused; None when completed or fired.
         fired: Transitions fired by this call.
-        run: The run as it is now (for a path: what run.json holds).
+        run: The run as it is now (for a path: what run.json holds). Built on first
+            access (a drive of N slices need not build N new slice values that nobody
+            reads); the constructor takes the :class:`Run` or a function returning it.
         detail: More about a failure (e.g. the land port's own message), else None.
         failures: Every step that failed after its last attempt, in the order they failed.
         next_manual: The manual gates enabled at the end (e.g. ``("host_promotion",)`` when
@@ -74,10 +80,36 @@ class DriveOutcome:
     step: str | None
     reason: str | None
     fired: int
-    run: Run
+    _run: Run | Callable[[], Run] = attrs.field(alias="run", eq=_run_of)
     detail: str | None = None
     failures: tuple[Failure, ...] = ()
     next_manual: tuple[str, ...] = ()
+
+    @property
+    def run(self) -> Run:
+        """The run as it is now (built once, on first access)."""
+        run = self._run
+        if not isinstance(run, Run):
+            run = run()
+            # a frozen value's one cached field, set once (attrs' own idiom for caching)
+            object.__setattr__(self, "_run", run)
+        return run
+
+    def __repr__(self) -> str:
+        """``DriveOutcome(status=..., run=Run(...), ...)``: the fields, the run built."""
+        shown = ", ".join(f"{f.alias}={self.run if f.name == '_run' else getattr(self, f.name)!r}"
+                          for f in attrs.fields(DriveOutcome))
+        return f"DriveOutcome({shown})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the built run, never the function that builds it."""
+        return {f.name: self.run if f.name == "_run" else getattr(self, f.name)
+                for f in attrs.fields(DriveOutcome)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled outcome."""
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
 
 
 @attrs.frozen
