@@ -209,7 +209,7 @@ def _run_sequential(d: Driver, ports: Any, max_firings: int | None,
     transitions = d.net.transitions
     pending = ReadyQueue(len(transitions))  # ties go to the earliest in net order
     push, pop = pending.push, pending.pop
-    commit = d.commit
+    commit, attempt = d.commit, d.attempt
     limit = -1 if max_firings is None else max_firings
     try:
         while True:
@@ -233,7 +233,9 @@ def _run_sequential(d: Driver, ports: Any, max_firings: int | None,
                     break
             if nxt is None:
                 return d.finish("deadlocked", "net_deadlocked", reason=d.deadlock_reason())
-            result = _attempt(d, nxt, ports, stop)
+            result = attempt(nxt, ports, _run_job)
+            if result.reason is not None:  # retry as the step's policy says, or fail
+                result = _retry(d, nxt, ports, result, d.policies[nxt.step], stop)
             if isinstance(result, Failure):
                 if stop.requested:  # ended by the interrupt: resumable, not a halt
                     return d.finish("paused", "net_paused", reason="interrupted",
