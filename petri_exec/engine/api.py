@@ -235,12 +235,13 @@ def _run_sequential(d: Driver, ports: Any, max_firings: int | None,
                 return d.finish("deadlocked", "net_deadlocked", reason=d.deadlock_reason())
             result = attempt(nxt, ports, _run_job)
             if result.reason is not None:  # retry as the step's policy says, or fail
-                result = _retry(d, nxt, ports, result, d.policies[nxt.step], stop)
-            if isinstance(result, Failure):
-                if stop.requested:  # ended by the interrupt: resumable, not a halt
-                    return d.finish("paused", "net_paused", reason="interrupted",
-                                    failures=(result,))
-                return d.halted([result])
+                retried = _retry(d, nxt, ports, result, d.policies[nxt.step], stop)
+                if isinstance(retried, Failure):
+                    if stop.requested:  # ended by the interrupt: resumable, not a halt
+                        return d.finish("paused", "net_paused", reason="interrupted",
+                                        failures=(retried,))
+                    return d.halted([retried])
+                result = retried
             commit(nxt, result)
     except KeyboardInterrupt:  # raised by a port itself: the attempt is not committed
         return d.finish("paused", "net_paused", reason="interrupted")
