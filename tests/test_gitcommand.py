@@ -115,3 +115,37 @@ def test_an_agent_orphaned_by_a_killed_drive_is_stopped_before_the_retry(
     finally:
         driver.kill()
         driver.wait()
+
+
+_DIES_BEFORE_RECORDING = """
+import os, sys
+from pathlib import Path
+import petri_exec.ports.command as command
+
+def dying(pgid):  # the drive is killed after the spawn, before the pid file is written
+    Path(sys.argv[1], "leader").write_text(str(pgid))
+    os._exit(9)
+
+command._start_time = dying
+command.run_command("touch ran", owner=None, cwd=Path(sys.argv[1]), env=dict(os.environ),
+                    log=Path(sys.argv[1], "x.log"), pidfile=Path(sys.argv[1], "x.pid"))
+"""
+
+
+def test_a_command_whose_drive_dies_before_recording_it_never_runs(tmp_path: Path) -> None:
+    # before the go-ahead the leader only waits; with its drive gone it exits untouched,
+    # so no command ever runs without a pid file that the next attempt can find
+    proc = subprocess.run([sys.executable, "-c", _DIES_BEFORE_RECORDING, str(tmp_path)],
+                          timeout=60)
+    assert proc.returncode == 9
+    leader = int((tmp_path / "leader").read_text())
+    _wait_for(lambda: not _alive(leader), 30)
+    assert not (tmp_path / "ran").exists() and not (tmp_path / "x.pid").exists()
+
+
+def test_a_gated_command_sees_its_arguments_and_no_input(tmp_path: Path) -> None:
+    log, pidfile = tmp_path / "x.log", tmp_path / "x.pid"
+    rc, _ = run_command('echo "$0" "$#"; cat; echo "[$(cat)]"; read -r x || echo eof',
+                        owner=None, cwd=tmp_path, env=dict(os.environ), log=log,
+                        pidfile=pidfile)
+    assert rc == 0 and log.read_text() == "/bin/sh 0\n[]\neof\n"

@@ -6,7 +6,9 @@ started), its output (stdout and stderr) in a log file. While it runs, a pid fil
 its group and the group leader's start time: if a drive is killed outright (SIGKILL, a
 crash) its commands live on as orphans, and the next attempt of the same step ends such a
 group before it starts again, so two agents never edit one worktree. A reused pid is
-never signalled (its start time differs).
+never signalled (its start time differs). The command itself starts only once its pid
+file is written: its shell first waits for the drive's go-ahead on a pipe, and exits
+(125) without running it when the drive died before recording it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ def _start_time(pid: int) -> str | None:
         return None
     fields = stat[stat.rfind(")") + 2:].split()
     return fields[19] if len(fields) > 19 else None
+
+
+#: The group leader's script: wait for the go-ahead (end of file: the drive died before
+#: recording the group, so the command must not run untracked), then become the command's
+#: shell with ``/dev/null`` as its input.
+_GATED = 'read -r _ || exit 125; exec /bin/sh -c "$1" </dev/null'
 
 
 def stop_orphan(pidfile: Path) -> bool:
@@ -72,16 +80,22 @@ def run_command(command: str, *, owner: str | None, cwd: Path, env: Mapping[str,
     stop_orphan(pidfile)
     pidfile.parent.mkdir(parents=True, exist_ok=True)
 
+    gate, go = os.pipe()
+
     def record(pgid: int) -> None:
         pidfile.write_text(f"{pgid} {_start_time(pgid) or ''}")
+        os.write(go, b"\n")  # recorded: the command may start
 
     try:
         with open(log, "wb") as out:
-            rc = run_in_group(["/bin/sh", "-c", command], owner=owner, cwd=cwd, env=env,
-                              stdout=out, timeout_s=timeout_s, on_start=record)
+            rc = run_in_group(["/bin/sh", "-c", _GATED, "petri-exec", command], owner=owner,
+                              cwd=cwd, env=env, stdout=out, timeout_s=timeout_s,
+                              on_start=record, stdin=gate)
             if rc is None:
                 out.write(f"\n[petri-exec] ended after {timeout_s}s\n".encode())
     finally:
+        os.close(gate)
+        os.close(go)
         with contextlib.suppress(FileNotFoundError):
             pidfile.unlink()
     return (-signal.SIGKILL, True) if rc is None else (rc, False)

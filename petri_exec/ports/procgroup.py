@@ -79,7 +79,8 @@ def terminate_groups(owner: str | None, kill_after_s: float = KILL_AFTER_S) -> N
 def run_command(argv: list[str], *, owner: str | None, cwd: str | Path,
                 env: Mapping[str, str], stdout: IO[Any] | int,
                 timeout_s: float | None = None, kill_after_s: float = KILL_AFTER_S,
-                on_start: Callable[[int], Any] | None = None) -> int | None:
+                on_start: Callable[[int], Any] | None = None,
+                stdin: IO[Any] | int = subprocess.DEVNULL) -> int | None:
     """Run ``argv`` in a new process group registered under ``owner``; wait for it.
 
     Args:
@@ -92,6 +93,7 @@ def run_command(argv: list[str], *, owner: str | None, cwd: str | Path,
         kill_after_s: Seconds between ``SIGTERM`` and ``SIGKILL``.
         on_start: Called with the new group's id once it runs (the git ports record it, to
             end a group that a killed drive left behind).
+        stdin: Its standard input (default ``/dev/null``).
 
     Returns:
         The exit code (negative: killed by that signal), or None when it timed out.
@@ -100,7 +102,7 @@ def run_command(argv: list[str], *, owner: str | None, cwd: str | Path,
         OSError: The program could not be started.
     """
     proc = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdout=stdout,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT, stdin=stdin,
                             start_new_session=True)
     key = owner or ""
     _register(key, proc.pid)
