@@ -9,6 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Machine speed is not a property of the code: no per-example deadline and no "too slow"
+# health check anywhere (a loaded CI machine stalls threads for whole seconds). A test
+# that sets its own settings keeps them.
+settings.register_profile(
+    "petri-exec", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("petri-exec")
 
 
 def write_run(path: Path, slices: list[dict[str, Any]], **extra: Any) -> Path:

@@ -160,31 +160,49 @@ def test_a_symlink_or_another_spelling_reaches_the_same_lock(tmp_path: Path,
     assert not (tmp_path / "link.events.jsonl").exists()  # one journal, the real file's
 
 
+HELD = """
+import os, time
+def runner(ctx):
+    with open(os.path.join(str(ctx.run_dir), "calls.log"), "a") as f:
+        f.write(ctx.transition + "\\n")
+    if ctx.transition == "execute:s19":  # after 19 checkpoints: hold until released
+        release = os.path.join(str(ctx.run_dir), "release")
+        deadline = time.monotonic() + 60
+        while not os.path.exists(release) and time.monotonic() < deadline:
+            time.sleep(0.01)
+ports = {"runner": runner}
+"""
+
+
 def test_the_lock_holds_across_checkpoints_and_has_no_file_to_delete(tmp_path: Path) -> None:
     _chain(tmp_path / "run.json", 40)
-    (tmp_path / "slowports.py").write_text(SLOW)
-    code = ("import sys, petri_exec as pe, slowports\n"
-            "pe.drive('run.json', slowports.ports, checkpoint_every=1)\n")
+    (tmp_path / "heldports.py").write_text(HELD)
+    code = ("import sys, petri_exec as pe, heldports\n"
+            "pe.drive('run.json', heldports.ports, checkpoint_every=1)\n")
     first = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path)
-    refused = 0
     calls_log = tmp_path / "calls.log"
+    refused = 0
     try:
         deadline = time.monotonic() + 60
-        while not calls_log.exists() and first.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)  # the first driver holds the lock once its first port ran
-        while first.poll() is None and time.monotonic() < deadline:
+        while "execute:s19" not in (calls_log.read_text() if calls_log.exists() else ""):
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)  # the first driver holds the lock, 19 checkpoints later
+        while True:
             for stray in tmp_path.glob("*.lock"):  # nothing to delete: the lock is run.json's
                 stray.unlink()
-            r = _cli("drive", "run.json", "--ports", "slowports:ports", "--progress", "quiet",
+            r = _cli("drive", "run.json", "--ports", "heldports:ports", "--progress", "quiet",
                      cwd=tmp_path)
             if r.returncode == 0:  # the first drive had ended (its process may linger)
                 assert ", 0 fired" in r.stdout, r.stdout
                 break
             assert r.returncode == 2 and "is locked by" in r.stderr, r.stderr
             refused += 1
+            (tmp_path / "release").touch()  # refused while held: let the first one finish
+            assert time.monotonic() < deadline
     finally:
+        (tmp_path / "release").touch()
         first.wait(timeout=60)
-    calls = (tmp_path / "calls.log").read_text().split()
+    calls = calls_log.read_text().split()
     assert len(calls) == len(set(calls)) == 40 and refused >= 1
     assert list(tmp_path.glob("*.lock")) == []
 
@@ -226,6 +244,15 @@ def test_hard_links_are_refused(tmp_path: Path) -> None:
 
 
 # -- 3, 4. signals and process groups -----------------------------------------------------
+
+def _wait_dead(pids: list[int], timeout_s: float = 10.0) -> list[int]:
+    """The pids still alive after waiting up to ``timeout_s`` for all of them to end
+    (a killed process is reaped asynchronously)."""
+    deadline = time.monotonic() + timeout_s
+    while (alive := _pids_alive(pids)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return alive
+
 
 def _pids_alive(pids: list[int]) -> list[int]:
     alive = []
@@ -291,35 +318,33 @@ def test_after_the_grace_period_the_commands_process_group_ends(tmp_path: Path,
     p = subprocess.Popen([sys.executable, "-c", GRACE, grace], cwd=tmp_path,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     child = tmp_path / "run.work" / "child.pid"
+    sh = tmp_path / "run.work" / "sh.pid"
     deadline = time.monotonic() + 20
-    while not child.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.1)
+    while not (sh.exists() and sh.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.02)  # sh.pid is written after child.pid: both are there
     p.send_signal(signal.SIGTERM)
     if second_signal:
         time.sleep(0.3)
         p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=20)
     assert out.split()[:2] == ["paused", "interrupted"], out + err
-    pids = [int(child.read_text()), int((tmp_path / "run.work" / "sh.pid").read_text())]
-    time.sleep(0.1)
-    assert _pids_alive(pids) == []
+    pids = [int(child.read_text()), int(sh.read_text())]
+    assert _wait_dead(pids) == []
 
 
 def test_a_timeout_ends_everything_the_command_started(tmp_path: Path) -> None:
     cmd = "sleep 60 & echo $! > child.pid; sleep 60"
     path = _chain(tmp_path / "run.json", 1, cmd=cmd)
-    out = pe.drive(path, pe.ports.ShellPorts(timeout_s=0.3, kill_after_s=0.5))
-    assert out.status == "halted" and "timed out after 0.3s" in (out.reason or "")
-    time.sleep(0.1)
-    assert _pids_alive([int((tmp_path / "run.work" / "child.pid").read_text())]) == []
+    # 2 s: time enough to start the shell and write child.pid on a slow machine
+    out = pe.drive(path, pe.ports.ShellPorts(timeout_s=2, kill_after_s=0.5))
+    assert out.status == "halted" and "timed out after 2s" in (out.reason or "")
+    assert _wait_dead([int((tmp_path / "run.work" / "child.pid").read_text())]) == []
 
 
 def test_a_background_process_does_not_outlive_its_step(tmp_path: Path) -> None:
     path = _chain(tmp_path / "run.json", 1, cmd="(sleep 60 & echo $! > child.pid)")
     assert pe.drive(path, pe.ports.ShellPorts()).status == "completed"
-    time.sleep(0.1)
-    assert _pids_alive([int((tmp_path / "run.work" / "child.pid").read_text())]) == []
+    assert _wait_dead([int((tmp_path / "run.work" / "child.pid").read_text())]) == []
 
 
 STORM = """
