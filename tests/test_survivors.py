@@ -245,7 +245,7 @@ def test_a_timed_out_port_is_not_waited_for(tmp_path: Path) -> None:
     release, finished = threading.Event(), threading.Event()
 
     def runner(ctx: pe.StepContext) -> None:
-        release.wait(20)  # the test releases it only after drive() returned
+        release.wait(10)  # the test releases it only after drive() returned
         finished.set()
 
     run = pe.Run(run_id="t", template="minimal", slices=(pe.Slice("a"),))
@@ -360,7 +360,7 @@ def test_a_timed_out_step_of_a_concurrent_drive_is_worded_and_not_waited_for() -
     release, finished = threading.Event(), threading.Event()
 
     def runner(ctx: pe.StepContext) -> None:
-        release.wait(20)  # released only after drive() returned
+        release.wait(10)  # released only after drive() returned
         finished.set()
 
     try:
