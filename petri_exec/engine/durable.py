@@ -173,11 +173,6 @@ def _replay(run: Run, template: Template, deps: list[tuple[int, ...]], events: l
         if e.kind == "run_abandoned":  # written before digests: it is in effect
             live.abandoned = e.reason or "abandoned"
             continue
-        if e.run_id != run.run_id:
-            raise JournalError(f"{where_of(i)}: event of run {e.run_id!r}, not "
-                               f"{run.run_id!r}: this journal belongs to another run; "
-                               f"'petri-exec drive {path} --fresh' moves it aside and "
-                               "starts a new one")
         try:
             t = net.transition(e.transition or "")
         except UnknownTransitionError:
