@@ -94,6 +94,7 @@ def test_host_promotion_keeps_local_changes_of_the_checkout(tmp_path: Path) -> N
     assert fired.reason is not None and fired.reason.startswith(
         f"the checkout {repo} has 'main' checked out with local changes that landing would "
         "overwrite")
+    assert fired.reason.endswith("; commit or stash them and fire host_promotion again")
     assert (repo / "app.txt").read_text() == "my local edit\n"
     assert git(repo, "rev-parse", "main") == base
     (repo / "app.txt").write_text("v1\n")  # the local edit is gone: it lands
