@@ -201,6 +201,10 @@ def test_cli_retry_and_amend(tmp_path: Path) -> None:
     assert r.returncode == 0 and "check will run again" in r.stdout
     plan = {"slices": [dict(slices[0]), {**slices[1], "meta": {"run": "echo fine > t.txt",
                                                                "verify": "grep -q fine t.txt"}}]}
+    (tmp_path / "bad.json").write_text('{"slices": 5}')
+    bad = _cli("amend", "run.json", "bad.json", cwd=tmp_path)
+    assert (bad.returncode, bad.stderr) == (
+        2, "petri-exec: error: bad.json: slices: expected an array, got a number\n")
     (tmp_path / "plan.json").write_text(json.dumps(plan))
     r = _cli("amend", "run.json", "plan.json", cwd=tmp_path)
     assert r.returncode == 0, r.stderr

@@ -215,6 +215,24 @@ def test_a_plans_slice_facts_are_ignored_even_malformed(tmp_path: Path) -> None:
     assert run.slice("a").facts == facts and run.slice("b").facts == {}
 
 
+def test_a_plan_whose_slices_are_not_a_list_is_refused_and_the_callers_plan_kept(
+        tmp_path: Path) -> None:
+    """amend: dropping the plan's facts neither crashes on a malformed ``slices`` (it is
+    refused like any bad plan: file, JSON path, nothing written) nor edits the caller's
+    plan."""
+    path = tmp_path / "run.json"
+    pe.save_run(pe.Run("r", (pe.Slice("a"),), template="minimal"), path)
+    before = path.read_bytes()
+    with pytest.raises(pe.RunFileError) as info:
+        pe.amend(path, {"slices": 5})
+    assert str(info.value) == "<plan>: slices: expected an array, got a number"
+    assert path.read_bytes() == before
+    plan = {"slices": [{"id": "a", "depends_on": [], "facts": {"x": 1}}, {"id": "b"}]}
+    snapshot = json.dumps(plan)
+    pe.amend(path, plan)
+    assert json.dumps(plan) == snapshot
+
+
 # -- ports.command -----------------------------------------------------------------------
 
 

@@ -246,9 +246,11 @@ def amend(
         doc = run_to_json(run)
         proposed = {**doc, **{k: v for k, v in plan_doc.items()
                               if k in ("slices", "epics")}}
-        for s in proposed["slices"]:
-            if isinstance(s, dict):
-                s.pop("facts", None)
+        # a plan's facts are not the run's: dropped unchecked, from copies (the caller's
+        # plan stays as it was); a "slices" that is no list is refused by the parse below
+        if isinstance(slices := proposed["slices"], list):
+            proposed["slices"] = [{k: v for k, v in s.items() if k != "facts"}
+                                  if isinstance(s, dict) else s for s in slices]
         plan_run = parse_checked(proposed, file=plan_file, template=template)[0]
         new, change = _merge(run, plan_run, template.slice.initial, lock.path)
         if not any(change.values()):
