@@ -56,15 +56,21 @@ class _Inline(cf.ThreadPoolExecutor):
         return future
 
 
-@pytest.mark.parametrize("max_parallel", [4, 16])
-def test_steps_finishing_together_share_an_fsync(tmp_path: Path, max_parallel: int,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    n = 64
+def _counted_run(tmp_path: Path, n: int, monkeypatch: pytest.MonkeyPatch
+                 ) -> tuple[Path, Path, _Fsyncs]:
+    """A wide run of ``n`` slices, its journal, and a counter of the journal's fsyncs."""
     path = tmp_path / "run.json"
     pe.save_run(_wide(n), path)
     journal = journal_path(path)
     journal.touch()
-    fsyncs = _Fsyncs(monkeypatch, journal)
+    return path, journal, _Fsyncs(monkeypatch, journal)
+
+
+@pytest.mark.parametrize("max_parallel", [4, 16])
+def test_steps_finishing_together_share_an_fsync(tmp_path: Path, max_parallel: int,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    n = 64
+    path, journal, fsyncs = _counted_run(tmp_path, n, monkeypatch)
     with _Inline(1) as pool:
         out = pe.drive(path, {"runner": lambda ctx: None}, max_parallel=max_parallel,
                        executor=pool)
@@ -82,11 +88,7 @@ def test_steps_finishing_together_share_an_fsync(tmp_path: Path, max_parallel: i
 def test_no_event_is_observed_before_it_is_durable(tmp_path: Path, max_parallel: int,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     n = 64
-    path = tmp_path / "run.json"
-    pe.save_run(_wide(n), path)
-    journal = journal_path(path)
-    journal.touch()
-    fsyncs = _Fsyncs(monkeypatch, journal)
+    path, journal, fsyncs = _counted_run(tmp_path, n, monkeypatch)
     barrier = threading.Barrier(max_parallel, timeout=30)
     observed: list[str] = []
 
