@@ -27,13 +27,13 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Module group -> (the files mutated, the fast test files that judge them). Only tests that
 #: run petri_exec in the pytest process judge a mutant (a ``petri-exec`` subprocess imports
 #: the unmutated checkout), so each group lists the files whose in-process tests call its
-#: modules; tests/test_survivors.py (first sample) and tests/test_survivors2.py (second)
-#: hold a test for each survivor docs/testing.md reviews.
+#: modules; tests/test_survivors.py, tests/test_survivors2.py and tests/test_survivors3.py
+#: (first, second, third sample) hold a test for each survivor docs/testing.md reviews.
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "core": (["petri_exec/core/*.py"],
              ["tests/test_runnet.py", "tests/test_planted.py", "tests/test_properties.py",
               "tests/test_readyqueue.py", "tests/test_survivors.py",
-              "tests/test_survivors2.py"]),
+              "tests/test_survivors2.py", "tests/test_survivors3.py"]),
     "engine": (["petri_exec/engine/api.py", "petri_exec/engine/driver.py",
                 "petri_exec/engine/durable.py", "petri_exec/engine/interrupt.py",
                 "petri_exec/engine/journal.py", "petri_exec/engine/journalscan.py",
@@ -45,16 +45,16 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                 "tests/test_drive_misc.py", "tests/test_planted.py",
                 "tests/test_readyqueue.py", "tests/test_parallel.py",
                 "tests/test_operate.py", "tests/test_survivors.py",
-                "tests/test_survivors2.py"]),
+                "tests/test_survivors2.py", "tests/test_survivors3.py"]),
     "ports": (["petri_exec/ports/protocol.py", "petri_exec/ports/handlers.py",
                "petri_exec/ports/shell.py", "petri_exec/ports/procgroup.py"],
               ["tests/test_ports.py", "tests/test_shell.py", "tests/test_gitcommand.py",
-               "tests/test_survivors.py", "tests/test_survivors2.py"]),
+               "tests/test_survivors.py", "tests/test_survivors2.py", "tests/test_survivors3.py"]),
     "git": (["petri_exec/ports/git*.py", "petri_exec/ports/worktree.py",
              "petri_exec/ports/command.py", "petri_exec/ports/prompt.py"],
             ["tests/test_git.py", "tests/test_gitcheck.py", "tests/test_gitcommand.py",
              "tests/test_gitland.py", "tests/test_preflight.py",
-             "tests/test_survivors2.py"]),
+             "tests/test_survivors2.py", "tests/test_survivors3.py"]),
 }
 
 

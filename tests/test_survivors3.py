@@ -1,0 +1,57 @@
+"""Deterministic tests for the mutants the third mutation sample left alive (issue 19,
+seed 21): each test here fails on the survivor it names and passes on the real code.
+None depends on timing to detect anything."""
+
+from __future__ import annotations
+
+import pytest
+
+import petri_exec as pe
+from petri_exec.core import NetState
+from petri_exec.core.net import Net, Transition
+
+# -- core.compile ------------------------------------------------------------------------
+
+
+def test_the_concurrent_net_is_named_after_the_run_and_the_linear_one_adds_linear() -> None:
+    """compile_checked (mutmut_33): the concurrent net's name is the run id, nothing
+    appended ('.linear' only for the linear net)."""
+    run = pe.Run("r7", (pe.Slice("a"), pe.Slice("b")), template="minimal")
+    assert pe.compile_run(run).name == "r7"
+    assert pe.compile_run(run, linear=True).name == "r7.linear"
+
+
+# -- core.net ----------------------------------------------------------------------------
+
+
+def test_a_net_renumbers_transitions_to_their_position() -> None:
+    """Net.__init__ (mutmut_25): a transition whose ``index`` is not its position gets its
+    position (both default to 0, so the second must become 1 and be judged by its own
+    arcs)."""
+    net = Net(["p", "q"], [Transition("a", "a"), Transition("b", "b")],
+              [[(0, 1)], [(1, 1)]], [[(1, 1)], []], [[], []])
+    assert [t.index for t in net.transitions] == [0, 1]
+    assert net.is_enabled("b", {"q": 1}) is True
+    assert net.is_enabled("b", {"p": 1}) is False
+
+
+def test_is_enabled_reads_a_place_the_marking_omits_as_empty() -> None:
+    """Net.is_enabled (mutmut_9): a consumed place missing from the marking counts as 0
+    tokens (False), it is not compared as None."""
+    run = pe.Run("r", (pe.Slice("a"), pe.Slice("b", depends_on=("a",))), template="minimal")
+    net = pe.compile_run(run)
+    assert net.is_enabled("execute:b", {}) is False
+    assert net.is_enabled("execute:b", {"run:running": 1}) is False
+
+
+# -- core.netstate -----------------------------------------------------------------------
+
+
+def test_a_marking_with_a_foreign_place_names_the_place_and_the_net() -> None:
+    """NetState.__init__ (mutmut_7): the KeyError names the place and the net."""
+    net = Net(["p"], [Transition("a", "a")], [[(0, 1)]], [[]], [[]], name="tiny")
+    with pytest.raises(KeyError) as info:
+        NetState(net, {"nowhere": 1})
+    assert info.value.args == (
+        "marking has tokens in 'nowhere', not a place of Net('tiny', 1 places, "
+        "1 transitions)",)
