@@ -4,11 +4,16 @@ None depends on timing to detect anything."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 import petri_exec as pe
 from petri_exec.core import NetState
 from petri_exec.core.net import Net, Transition
+from petri_exec.ports import StepContext
+from petri_exec.testing import FakePorts
 
 # -- core.compile ------------------------------------------------------------------------
 
@@ -55,3 +60,26 @@ def test_a_marking_with_a_foreign_place_names_the_place_and_the_net() -> None:
     assert info.value.args == (
         "marking has tokens in 'nowhere', not a place of Net('tiny', 1 places, "
         "1 transitions)",)
+
+
+# -- engine.driver -----------------------------------------------------------------------
+
+
+def test_a_run_steps_port_is_told_its_own_name() -> None:
+    """Driver._start (mutmut_34): the context of a run step (no slice) carries the port's
+    name, as a slice step's does."""
+    fake = FakePorts()
+    seen: list[tuple[str, str | None, str | None]] = []
+
+    def recorder(name: str) -> Callable[[StepContext], Any]:
+        def port(ctx: StepContext) -> Any:
+            seen.append((ctx.transition, ctx.slice_id, ctx.port))
+            return fake[name](ctx)
+        return port
+
+    run = pe.Run("x", (pe.Slice("a"),), template="executor")
+    assert pe.drive(run, {n: recorder(n) for n in fake}).status == "completed"
+    assert ("worktree_create", None, "workspace") in seen
+    assert ("promotion", None, "land") in seen
+    assert ("agent_result:a", "a", "agent_runner") in seen
+    assert all(port is not None for _, _, port in seen)
