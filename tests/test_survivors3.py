@@ -5,6 +5,7 @@ None depends on timing to detect anything."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from petri_exec.core import NetState
 from petri_exec.core.net import Net, Transition
 from petri_exec.ports import StepContext
 from petri_exec.testing import FakePorts
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # -- core.compile ------------------------------------------------------------------------
 
@@ -83,3 +86,21 @@ def test_a_run_steps_port_is_told_its_own_name() -> None:
     assert ("promotion", None, "land") in seen
     assert ("agent_result:a", "a", "agent_runner") in seen
     assert all(port is not None for _, _, port in seen)
+
+
+def test_the_linear_schedulers_pnml_export_uses_the_drives_own_template(
+        tmp_path: Path) -> None:
+    """Driver.full_net (mutmut_7): under the linear scheduler the full net for the PNML
+    export is compiled with the template the drive loaded (here from ``template_dirs``),
+    not looked up again by name on the default path (where it does not exist)."""
+    tdir = tmp_path / "templates"
+    tdir.mkdir()
+    text = (ROOT / "nets" / "executor.toml").read_text()
+    (tdir / "myexec.toml").write_text(text.replace('name = "executor"', 'name = "myexec"', 1))
+    path = tmp_path / "run.json"
+    pe.save_run(pe.Run("x", (pe.Slice("a"),), template="myexec"), path)
+    out = pe.drive(path, FakePorts(), scheduler="linear", template_dirs=[tdir])
+    assert out.status == "completed"
+    assert pe.load_run(path, template_dirs=[tdir]).facts["pnml"] == "run.pnml"
+    pnml = (tmp_path / "run.pnml").read_text()
+    assert "slice:a:" in pnml and "promotion" in pnml
