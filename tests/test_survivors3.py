@@ -13,6 +13,7 @@ import pytest
 import petri_exec as pe
 from petri_exec.core import NetState
 from petri_exec.core.net import Net, Transition
+from petri_exec.engine.journal import Journal
 from petri_exec.ports import StepContext
 from petri_exec.testing import FakePorts
 
@@ -104,3 +105,25 @@ def test_the_linear_schedulers_pnml_export_uses_the_drives_own_template(
     assert pe.load_run(path, template_dirs=[tdir]).facts["pnml"] == "run.pnml"
     pnml = (tmp_path / "run.pnml").read_text()
     assert "slice:a:" in pnml and "promotion" in pnml
+
+
+# -- engine.journal ----------------------------------------------------------------------
+
+
+def test_a_torn_last_line_longer_than_one_read_is_cut_back_to_the_last_newline(
+        tmp_path: Path) -> None:
+    """_drop_torn_tail (mutmut_50): a torn tail longer than one 64 KiB read is searched
+    chunk by chunk back to the previous newline (the cut keeps every whole line)."""
+    path = tmp_path / "run.journal"
+    whole = b'{"kind": "run_started"}\n'
+    path.write_bytes(whole + b"x" * 150_000)
+    journal = Journal(path, fsync=False)
+    try:
+        assert journal.torn is True and journal.size == len(whole)
+    finally:
+        journal.close()
+    assert path.read_bytes() == whole
+    path.write_bytes(b"y" * 70_000)  # no newline at all: nothing is kept
+    journal = Journal(path, fsync=False)
+    journal.close()
+    assert journal.torn is True and path.read_bytes() == b""
