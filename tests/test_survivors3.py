@@ -127,3 +127,20 @@ def test_a_torn_last_line_longer_than_one_read_is_cut_back_to_the_last_newline(
     journal = Journal(path, fsync=False)
     journal.close()
     assert journal.torn is True and path.read_bytes() == b""
+
+
+# -- engine.operate ----------------------------------------------------------------------
+
+
+def test_retrying_a_run_step_before_the_frontier_once_slices_started_is_refused_in_full(
+        tmp_path: Path) -> None:
+    """_run_step_seeds (mutmut_13): the refusal's whole wording."""
+    path = tmp_path / "run.json"
+    pe.save_run(pe.Run("op", (pe.Slice("a"),), template="executor"), path)
+    pe.drive(path, FakePorts(), max_firings=8)
+    assert pe.load_run(path).slice("a").status != "pending"
+    with pytest.raises(pe.UsageError) as info:
+        pe.retry(path, "worktree_create")
+    assert str(info.value) == (
+        "run step 'worktree_create' comes before the frontier 'reports_initialized' and "
+        "slices have started: retry the slices instead")
