@@ -4,6 +4,7 @@ None depends on timing to detect anything."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import petri_exec as pe
 from petri_exec.core import NetState
 from petri_exec.core.net import Net, Transition
 from petri_exec.engine.journal import Journal
+from petri_exec.engine.outcome import call_port
 from petri_exec.ports import StepContext
 from petri_exec.testing import FakePorts
 
@@ -144,3 +146,24 @@ def test_retrying_a_run_step_before_the_frontier_once_slices_started_is_refused_
     assert str(info.value) == (
         "run step 'worktree_create' comes before the frontier 'reports_initialized' and "
         "slices have started: retry the slices instead")
+
+
+# -- engine.outcome ----------------------------------------------------------------------
+
+
+def test_an_async_port_is_cancelled_once_its_timeout_has_passed() -> None:
+    """_bounded (mutmut_2): an ``async def`` port runs under the attempt's timeout. With a
+    timeout of 0 it is cancelled before it can finish (asyncio.wait_for's rule for an
+    expired timeout: no clock is read), so the attempt is the timeout failure."""
+    finished: list[bool] = []
+
+    async def port(ctx: StepContext) -> dict[str, bool]:
+        await asyncio.sleep(0)
+        finished.append(True)
+        return {"done": True}
+
+    ctx = StepContext("r", "t", "t", None, None, {}, 1, "r/t", None, "slow", "running")
+    result = call_port(port, ctx, "slow", 0)
+    assert result.reason == "timeout: port 'slow' took longer than 0s"
+    assert finished == []
+    assert call_port(port, ctx, "slow", None).facts == {"done": True}
