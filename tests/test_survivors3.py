@@ -5,6 +5,10 @@ None depends on timing to detect anything."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures as cf
+import os
+import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -167,3 +171,56 @@ def test_an_async_port_is_cancelled_once_its_timeout_has_passed() -> None:
     assert result.reason == "timeout: port 'slow' took longer than 0s"
     assert finished == []
     assert call_port(port, ctx, "slow", None).facts == {"done": True}
+
+
+# -- engine.parallel ---------------------------------------------------------------------
+
+
+def _runner(ctx: StepContext) -> dict[str, str]:
+    """A port a non-thread executor can ship (module level, picklable)."""
+    return {"ran": ctx.transition}
+
+
+class _RefusingPool(cf.Executor):
+    """An executor that refuses every job; with ``interrupt`` it first sends this process
+    SIGINT (the drive's handler only sets its stop flag, in this thread, before submit
+    returns)."""
+
+    def __init__(self, interrupt: bool = False) -> None:
+        self.interrupt = interrupt
+        self.refused = 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        self.refused += 1
+        if self.interrupt:
+            os.kill(os.getpid(), signal.SIGINT)
+        raise RuntimeError("pool closed")
+
+
+def test_a_job_the_pool_refuses_fails_its_step_naming_the_port_and_the_pool(
+        tmp_path: Path) -> None:
+    """_Loop._start (mutmut_55): a submit that raises fails the step with a reason naming
+    the port, the executor's class and the error."""
+    path = tmp_path / "run.json"
+    pe.save_run(pe.Run("p", (pe.Slice("s0"),), template="minimal"), path)
+    pool = _RefusingPool()
+    out = pe.drive(path, {"runner": _runner}, max_parallel=2, executor=pool)
+    assert out.status == "halted" and pool.refused == 1
+    assert [(f.transition, f.reason) for f in out.failures] == [
+        ("execute:s0", "port 'runner' could not be submitted to _RefusingPool: pool closed")]
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
+                    reason="signal handlers are installed only in the main thread")
+def test_an_interrupt_with_nothing_in_flight_pauses_the_concurrent_drive(
+        tmp_path: Path) -> None:
+    """_Loop._end (mutmut_7): the stop flag set while nothing is in flight (here during a
+    refused submit) ends the drive paused/interrupted, journaled as ``net_paused``."""
+    path = tmp_path / "run.json"
+    pe.save_run(pe.Run("p", (pe.Slice("s0"),), template="minimal"), path)
+    out = pe.drive(path, {"runner": _runner}, max_parallel=2,
+                   executor=_RefusingPool(interrupt=True))
+    assert (out.status, out.reason) == ("paused", "interrupted")
+    assert [f.transition for f in out.failures] == ["execute:s0"]
+    events, _ = pe.read_journal(pe.journal_path(path))
+    assert (events[-1].kind, events[-1].reason) == ("net_paused", "interrupted")
