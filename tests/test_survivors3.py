@@ -20,8 +20,16 @@ from petri_exec.core import NetState
 from petri_exec.core.net import Net, Transition
 from petri_exec.engine.journal import Journal
 from petri_exec.engine.outcome import call_port
+from petri_exec.errors import GitCommandError
 from petri_exec.ports import StepContext
+from petri_exec.ports.gitcmd import KEY_TRAILER, Git
 from petri_exec.testing import FakePorts
+
+from .gitutil import (
+    git,
+    isolated_git,  # noqa: F401  (autouse fixture)
+    make_repo,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -224,3 +232,58 @@ def test_an_interrupt_with_nothing_in_flight_pauses_the_concurrent_drive(
     assert [f.transition for f in out.failures] == ["execute:s0"]
     events, _ = pe.read_journal(pe.journal_path(path))
     assert (events[-1].kind, events[-1].reason) == ("net_paused", "interrupted")
+
+
+# -- ports.gitcmd ------------------------------------------------------------------------
+
+
+def test_keyed_matches_a_trailer_value_only_when_it_is_exactly_the_key(
+        tmp_path: Path) -> None:
+    """Git.keyed (mutmut_27): trailer values are split on the format's separator only; a
+    value with a space ("p/land (copied)") is not the key "p/land"."""
+    repo = make_repo(tmp_path / "repo")
+    g = Git(repo, dict(os.environ))
+    git(repo, "commit", "-q", "--allow-empty", "-m", "copied",
+        "--trailer", f"{KEY_TRAILER}: p/land (copied)")
+    assert g.keyed(["HEAD"], "p/land") is None
+    assert g.keyed(["HEAD"], "p/land (copied)") == git(repo, "rev-parse", "HEAD")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "landed",
+        "--trailer", f"{KEY_TRAILER}: p/land")
+    assert g.keyed(["HEAD"], "p/land") == git(repo, "rev-parse", "HEAD")
+
+
+def test_a_git_command_given_no_input_reads_nothing_from_our_stdin(
+        tmp_path: Path) -> None:
+    """Git.run (mutmut_17): without ``input`` git's standard input is /dev/null, never the
+    caller's (here a pipe holding text: hashing stdin must give the empty blob)."""
+    repo = make_repo(tmp_path / "repo")
+    g = Git(repo, dict(os.environ))
+    r, w = os.pipe()
+    os.write(w, b"typed at the terminal\n")
+    os.close(w)
+    saved = os.dup(0)
+    os.dup2(r, 0)
+    try:
+        blob = g.out("hash-object", "--stdin")
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+        os.close(r)
+    assert blob == "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"  # the empty blob
+    assert g.out("hash-object", "--stdin", input=b"x\n") == (
+        "587be6b4c3f93f93c489c0111bba5596147a26cb")  # the blob "x\n"
+
+
+def test_a_failed_git_command_of_three_arguments_is_quoted_whole_without_an_ellipsis(
+        tmp_path: Path) -> None:
+    """Git.run (mutmut_49): '…' marks only a command cut after three arguments."""
+    repo = make_repo(tmp_path / "repo")
+    g = Git(repo, dict(os.environ))
+    with pytest.raises(GitCommandError) as info:
+        g.run("rev-parse", "--verify", "nope")
+    assert str(info.value) == (f"git rev-parse --verify nope in {repo} exited with 128: "
+                               "fatal: Needed a single revision")
+    with pytest.raises(GitCommandError) as info:
+        g.run("rev-parse", "--verify", "--quiet", "nope")
+    assert str(info.value) == (f"git rev-parse --verify --quiet … in {repo} exited with 1: "
+                               "no error output")
