@@ -29,6 +29,7 @@ from .gitutil import (
     git,
     isolated_git,  # noqa: F401  (autouse fixture)
     make_repo,
+    write_git_run,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -287,3 +288,22 @@ def test_a_failed_git_command_of_three_arguments_is_quoted_whole_without_an_elli
         g.run("rev-parse", "--verify", "--quiet", "nope")
     assert str(info.value) == (f"git rev-parse --verify --quiet … in {repo} exited with 1: "
                                "no error output")
+
+
+# -- ports.gitland -----------------------------------------------------------------------
+
+
+def test_a_working_tree_snapshot_counts_every_carried_file_beyond_the_listed_ones(
+        tmp_path: Path) -> None:
+    """_snapshot_facts (mutmut_5): ``carried`` lists at most 200 files, ``carried_count``
+    counts them all."""
+    repo = make_repo(tmp_path / "repo")
+    for i in range(205):
+        (repo / f"wip{i:03}.txt").write_text(f"work {i}\n")
+    run = write_git_run(repo / "run.json", [{"id": "s"}])
+    ports = pe.GitPorts(agent="true", source_policy="working-tree")
+    for step in ("worktree_create", "populate", "source_policy", "source_copy"):
+        assert pe.fire(run, step, ports).status == "fired"
+    facts = pe.load_run(run).facts
+    assert facts["carried_count"] == 205
+    assert facts["carried"] == [f"wip{i:03}.txt" for i in range(200)]
