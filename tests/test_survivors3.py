@@ -23,6 +23,7 @@ from petri_exec.engine.outcome import call_port
 from petri_exec.errors import GitCommandError
 from petri_exec.ports import StepContext
 from petri_exec.ports.gitcmd import KEY_TRAILER, Git
+from petri_exec.ports.worktree import repo_lock, worktrees
 from petri_exec.testing import FakePorts
 
 from .gitutil import (
@@ -307,3 +308,24 @@ def test_a_working_tree_snapshot_counts_every_carried_file_beyond_the_listed_one
     facts = pe.load_run(run).facts
     assert facts["carried_count"] == 205
     assert facts["carried"] == [f"wip{i:03}.txt" for i in range(200)]
+
+
+# -- ports.worktree ----------------------------------------------------------------------
+
+
+def test_a_linked_worktree_takes_the_lock_in_the_repositorys_common_git_directory(
+        tmp_path: Path) -> None:
+    """_common_dir (mutmut_12): from a linked worktree the lock file is found through its
+    ``commondir`` (a path relative to the worktree's admin directory) in the main
+    repository's .git, where the main checkout's own lock lives."""
+    repo = make_repo(tmp_path / "repo")
+    linked = tmp_path / "linked"
+    git(repo, "worktree", "add", "-q", "-b", "side", str(linked))
+    lock = repo / ".git" / "petri-exec.worktrees.lock"
+    assert not lock.exists()
+    with repo_lock(Git(linked, dict(os.environ))):
+        assert lock.is_file()
+    assert sorted(p.name for p in (repo / ".git" / "worktrees" / "linked").iterdir()
+                  if "petri" in p.name) == []
+    assert set(worktrees(Git(linked, dict(os.environ)))) == {repo.resolve(),
+                                                             linked.resolve()}
