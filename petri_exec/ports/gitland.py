@@ -124,15 +124,24 @@ def _snapshot_facts(commit: str | None, carried: list[str],
                          carried_count=len(carried))
 
 
+def _tips(rr: RunRepo) -> tuple[str, str] | StepResult:
+    """The base branch's and the run branch's tips, or the failure naming the one missing."""
+    tips = rr.git.tips(rr.base_ref, rr.layout.run_ref)
+    base_tip, run_tip = tips[rr.base_ref], tips[rr.layout.run_ref]
+    if base_tip is None or run_tip is None:
+        gone = rr.base if base_tip is None else rr.layout.run_branch
+        return StepResult.fail(f"branch {gone!r} does not exist in {rr.repo}")
+    return base_tip, run_tip
+
+
 def land(rr: RunRepo, ctx: StepContext, mode: str) -> StepResult:
     """``promotion``: check that the run lands cleanly on the base's tip; prepare the
     commit to land (the run tip for ``ff``, a merge commit for ``merge``)."""
     lay, git = rr.layout, rr.git
-    tips = git.tips(rr.base_ref, lay.run_ref)
-    base_tip, run_tip = tips[rr.base_ref], tips[lay.run_ref]
-    if base_tip is None or run_tip is None:
-        gone = rr.base if base_tip is None else lay.run_branch
-        return StepResult.fail(f"branch {gone!r} does not exist in {rr.repo}")
+    tips = _tips(rr)
+    if isinstance(tips, StepResult):
+        return tips
+    base_tip, run_tip = tips
     mb = git.merge_base(base_tip, run_tip)
     if mb is None:
         return StepResult.fail(f"{lay.run_branch} and {rr.base!r} share no history")
@@ -171,11 +180,10 @@ def host_land(rr: RunRepo, ctx: StepContext, mode: str, remote: str | None) -> S
     """``host_promotion``: move the base branch to the promoted commit (refused when the
     base moved so that it no longer lands cleanly); push when ``remote`` is set."""
     lay, git = rr.layout, rr.git
-    tips = git.tips(rr.base_ref, lay.run_ref)
-    base_tip, run_tip = tips[rr.base_ref], tips[lay.run_ref]
-    if base_tip is None or run_tip is None:
-        gone = rr.base if base_tip is None else lay.run_branch
-        return StepResult.fail(f"branch {gone!r} does not exist in {rr.repo}")
+    tips = _tips(rr)
+    if isinstance(tips, StepResult):
+        return tips
+    base_tip, run_tip = tips
     if git.is_ancestor(run_tip, base_tip):  # landed already (an earlier attempt)
         return _landed(rr, base_tip, None, remote, already=True)
     if mode == "ff":
