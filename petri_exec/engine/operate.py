@@ -274,7 +274,7 @@ def _merge(run: Run, plan: Run, initial: str, path: Path) -> tuple[Run, dict[str
             if p.status != initial:
                 raise UsageError(f"{path}: new slice {p.id!r} must start at {initial!r}, "
                                  f"not {p.status!r}")
-            slices.append(attrs.evolve(p, facts={}))
+            slices.append(p)  # amend() dropped the plan's facts before parsing it
             added.append(p.id)
             continue
         same = (p.title, p.epic, p.meta, p.depends_on) == (cur.title, cur.epic, cur.meta,
