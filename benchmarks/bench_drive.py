@@ -20,6 +20,9 @@ the two back-to-back samples of one round.
    ``StepContext`` per step, the port call and the live run; the outcome's ``Run`` is
    built only when read): what a user pays end to end. Target (issue 18): within 1.5x
    of graphlib at 10k and 100k, 1.2x at 1M (``--million`` adds the 1M size).
+   Its parts, each as a fraction of graphlib's whole job: validation alone, the setup
+   before the first firing (validation, compile, session, live run: the engine's
+   ``Driver``), and the firing loop (the whole drive minus the setup).
 2. Against SNAKES, chain and DAG at 500 and 2,000 slices. SNAKES: ``to_snakes(net,
    marking)`` then the naive driver (scan ``net.transition()`` in net order for the
    first transition with non-empty ``modes()``, fire it, repeat until none). Ours: the
@@ -55,6 +58,9 @@ from pathlib import Path
 from typing import Any
 
 import petri_exec as pe
+from petri_exec.engine.driver import Driver
+from petri_exec.run.runfile import validate_checked
+from petri_exec.run.templates import load_template
 
 SEED = 20240601
 
@@ -224,12 +230,25 @@ def us(seconds: float, n: int) -> str:
 
 # -- the three sections -----------------------------------------------------------------
 
+def validate_only(run: pe.Run) -> list[tuple[int, ...]]:
+    """What drive() does first: check the run against its template (the dependencies)."""
+    return validate_checked(run, load_template(run.template, ()))
+
+
+def setup_only(run: pe.Run) -> None:
+    """Everything drive() does before its first firing: validate, compile, open the
+    scheduler's session and the live run (the engine's ``Driver``), then close it."""
+    Driver(run, "petri", None, ()).close()
+
+
 def bench_overhead(sizes: list[int], repeat: int) -> None:
     for n in sizes:
         run, deps = make_run(n)
-        g, sc, dr = rounds([lambda deps=deps: graphlib_drive(deps),
-                            lambda run=run: scheduler_drive(run),
-                            lambda run=run: petri_drive(run)], repeat)
+        g, sc, dr, va, su = rounds([lambda deps=deps: graphlib_drive(deps),
+                                    lambda run=run: scheduler_drive(run),
+                                    lambda run=run: petri_drive(run),
+                                    lambda run=run: validate_only(run),
+                                    lambda run=run: setup_only(run)], repeat)
         t_g, t_s, t_d = (statistics.median(x) for x in (g, sc, dr))
         row(f"[1] {n:,} slices: graphlib construct+prepare+loop", us(t_g, n))
         row("[1]   PetriScheduler compile+session+loop", us(t_s, n))
@@ -240,6 +259,12 @@ def bench_overhead(sizes: list[int], repeat: int) -> None:
         goal = 1.2 if n >= 1_000_000 else 1.5  # issue 18's targets for the whole drive
         row("[1]   ratio drive() whole / graphlib", f"{r_d:.2f}x",
             f"<= {goal}x  {verdict(r_d <= goal)}")
+        # where the whole drive's time goes, each part as a fraction of graphlib's whole job
+        # (the floor: setup is paid before the first firing, whatever the loop costs)
+        r_va, r_su = paired(g, va), paired(g, su)
+        row("[1]   parts / graphlib: validation | all setup | firing loop",
+            f"{r_va:.2f} | {r_su:.2f} | "
+            f"{statistics.median(d - s for d, s in zip(dr, su, strict=True)) / t_g:.2f}")
         del run, deps
 
 

@@ -87,6 +87,11 @@ class RunState(NetState):
 
     def is_enabled(self, t: Transition) -> bool:
         """Whether ``t`` is enabled now. O(1)."""
+        if type(t) is not str:  # (a name is looked up)
+            i = t.index
+            ts = self._ts
+            if i < len(ts) and ts[i] is t:  # this net's own transition: no lookup
+                return self.index_enabled(i)
         return self.index_enabled(self._net._own(t))
 
     def get_ready(self) -> list[Transition]:
@@ -155,8 +160,10 @@ class RunState(NetState):
         Raises:
             NotEnabledError: ``t`` is not enabled (nothing changes).
         """
-        i = self._net._own(t)
-        t = self._ts[i]
+        ts = self._ts
+        if type(t) is str or (i := t.index) >= len(ts) or ts[i] is not t:
+            i = self._net._own(t)  # a name, or another net's transition: looked up
+            t = ts[i]
         base = self._base
         if i < base:
             self._fire_run_step(i)
