@@ -87,7 +87,7 @@ class RunState(NetState):
 
     def is_enabled(self, t: Transition) -> bool:
         """Whether ``t`` is enabled now. O(1)."""
-        if type(t) is not str:  # (a name is looked up)
+        if not isinstance(t, str):  # (a name is looked up)
             i = t.index
             ts = self._ts
             if i < len(ts) and ts[i] is t:  # this net's own transition: no lookup
@@ -161,7 +161,7 @@ class RunState(NetState):
             NotEnabledError: ``t`` is not enabled (nothing changes).
         """
         ts = self._ts
-        if type(t) is str or (i := t.index) >= len(ts) or ts[i] is not t:
+        if isinstance(t, str) or (i := t.index) >= len(ts) or ts[i] is not t:
             i = self._net._own(t)  # a name, or another net's transition: looked up
             t = ts[i]
         base = self._base
