@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -155,3 +156,65 @@ def test_a_directly_spawned_command_ends_with_its_timeout(make_run: Make) -> Non
     out = pe.drive(run, ShellPorts(timeout_s=0.5, kill_after_s=1))
     assert out.status == "halted"
     assert "timed out after 0.5s" in (out.reason or "")
+
+
+def _tool(directory: Path, name: str, says: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    tool = directory / name
+    tool.write_text(f"#!/bin/sh\necho {says}\n")
+    tool.chmod(0o755)
+    return tool
+
+
+def test_a_relative_path_entry_is_searched_from_the_work_dir_by_the_spawn(
+        make_run: Make, monkeypatch: Any, tmp_path: Path) -> None:
+    # 'bin' means <run stem>.work/bin for the command: looked up from the drive's own
+    # directory (which has no bin/) it would be skipped for the later entry's tool
+    run = make_run([{"id": "a", "depends_on": [], "meta": {"run": "tool"}}],
+                   run_id="rel", template="minimal")
+    work = run.parent / "run.work"
+    _tool(work / "bin", "tool", "from-the-work-dir")
+    _tool(tmp_path / "elsewhere", "tool", "from-later-on-path")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", f"bin{os.pathsep}{tmp_path / 'elsewhere'}{os.pathsep}"
+                       f"{os.environ['PATH']}")
+    assert pe.drive(run, ShellPorts()).status == "completed"
+    assert (work / "logs" / "a.run.1.log").read_text() == "from-the-work-dir\n"
+
+
+def test_a_program_removed_after_its_lookup_falls_back_to_the_shell(
+        make_run: Make, monkeypatch: Any, tmp_path: Path) -> None:
+    tools = tmp_path / "tools"
+    tool = _tool(tools, "tool", "ran")
+    run = make_run([
+        {"id": "a", "depends_on": [], "meta": {"run": "tool"}},            # looked up here
+        {"id": "b", "depends_on": ["a"], "meta": {"run": f"rm {tool}"}},
+        {"id": "c", "depends_on": ["b"], "meta": {"run": "tool"}},          # gone: the shell
+    ], run_id="gone", template="minimal")
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    out = pe.drive(run, ShellPorts())
+    assert out.status == "halted" and out.step == "execute:c"
+    assert out.reason == "meta.run exited with 127 (log: run.work/logs/c.run.1.log)"
+    logs = run.parent / "run.work" / "logs"
+    assert (logs / "a.run.1.log").read_text() == "ran\n"
+    assert "tool" in (logs / "c.run.1.log").read_text()  # the shell's "not found"
+
+
+def test_each_drive_reads_the_environment_and_path_again(
+        make_run: Make, monkeypatch: Any, tmp_path: Path) -> None:
+    ports = ShellPorts()  # one ports object for two drives
+    first = make_run([{"id": "a", "depends_on": [], "meta": {"run": "tool"}}],
+                     name="one.json", run_id="one", template="minimal")
+    second = make_run([{"id": "a", "depends_on": [], "meta": {"run": "tool"}}],
+                      name="two.json", run_id="two", template="minimal")
+    _tool(tmp_path / "v1", "tool", "v1 $PETRI_RUN_ID $PETRI_SETTING")
+    _tool(tmp_path / "v2", "tool", "v2 $PETRI_RUN_ID $PETRI_SETTING")
+    path = os.environ["PATH"]
+    monkeypatch.setenv("PATH", f"{tmp_path / 'v1'}{os.pathsep}{path}")
+    monkeypatch.setenv("PETRI_SETTING", "first")
+    assert pe.drive(first, ports).status == "completed"
+    monkeypatch.setenv("PATH", f"{tmp_path / 'v2'}{os.pathsep}{path}")
+    monkeypatch.setenv("PETRI_SETTING", "second")
+    assert pe.drive(second, ports).status == "completed"
+    assert (tmp_path / "one.work" / "logs" / "a.run.1.log").read_text() == "v1 one first\n"
+    assert (tmp_path / "two.work" / "logs" / "a.run.1.log").read_text() == "v2 two second\n"

@@ -77,10 +77,11 @@ def terminate_groups(owner: str | None, kill_after_s: float = KILL_AFTER_S) -> N
 
 
 def run_command(argv: list[str], *, owner: str | None, cwd: str | Path,
-                env: Mapping[str, str], stdout: IO[Any] | int,
+                env: Mapping[str, str] | Mapping[bytes, bytes], stdout: IO[Any] | int,
                 timeout_s: float | None = None, kill_after_s: float = KILL_AFTER_S,
                 on_start: Callable[[int], Any] | None = None,
-                stdin: IO[Any] | int = subprocess.DEVNULL) -> int | None:
+                stdin: IO[Any] | int = subprocess.DEVNULL,
+                executable: str | None = None) -> int | None:
     """Run ``argv`` in a new process group registered under ``owner``; wait for it.
 
     Args:
@@ -94,6 +95,9 @@ def run_command(argv: list[str], *, owner: str | None, cwd: str | Path,
         on_start: Called with the new group's id once it runs (the git ports record it, to
             end a group that a killed drive left behind).
         stdin: Its standard input (default ``/dev/null``).
+        executable: The program's file, when the caller has looked it up (``argv[0]`` is
+            then only the name the program is told); None: ``argv[0]`` is searched on the
+            ``PATH`` of ``env``.
 
     Returns:
         The exit code (negative: killed by that signal), or None when it timed out.
@@ -101,7 +105,7 @@ def run_command(argv: list[str], *, owner: str | None, cwd: str | Path,
     Raises:
         OSError: The program could not be started.
     """
-    proc = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdout=stdout,
+    proc = subprocess.Popen(argv, executable=executable, cwd=cwd, env=env, stdout=stdout,
                             stderr=subprocess.STDOUT, stdin=stdin,
                             start_new_session=True)
     key = owner or ""

@@ -19,6 +19,13 @@ reports it with exit 127 in the log): a timeout, an interrupt or the drive's end
 everything the command started. stdout and stderr go to
 ``<run dir>/logs/<slice or step>.<what>.<attempt>.log``. A non-zero exit fails the step with
 the exit code and the log path in the reason.
+
+Commands see the environment the drive had at its first command (``os.environ``, read and
+encoded once per drive, plus the ``PETRI_*`` variables of the step), and a directly
+spawned program is looked up on that ``PATH`` once per drive when every ``PATH`` entry is
+absolute (a relative entry depends on the working directory: the spawn then searches
+itself). A program removed after its lookup falls back to the shell; one installed later
+is found by the spawn's own search.
 """
 
 from __future__ import annotations
@@ -139,6 +146,30 @@ class ShellPorts:
                  kill_after_s: float = KILL_AFTER_S) -> None:
         self.timeout_s = timeout_s
         self.kill_after_s = kill_after_s
+        self._env: dict[bytes, bytes] | None = None  # os.environ, encoded once per drive
+        self._where: dict[str, str | None] = {}  # program -> its file on PATH, or None
+
+    def _environment(self) -> dict[bytes, bytes]:
+        """The drive's environment, encoded once (read at its first command; the
+        :meth:`preflight` that starts each drive clears it)."""
+        if self._env is None:
+            self._env = {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()}
+            self._where = {}
+        return self._env
+
+    def _executable(self, program: str) -> str | None:
+        """``program``'s file as the command's own PATH search would find it, looked up
+        once per drive; None to let the spawn search (a name with ``/``, a PATH with a
+        relative entry, whose meaning depends on the working directory) or when it is
+        not found (the shell then runs the command and says why)."""
+        if program in self._where:
+            return self._where[program]
+        found = None
+        path = os.fsdecode(self._environment().get(b"PATH", os.fsencode(os.defpath)))
+        if "/" not in program and all(os.path.isabs(d) for d in path.split(os.pathsep)):
+            found = shutil.which(program, path=path)
+        self._where[program] = found
+        return found
 
     @staticmethod
     def work_dir(ctx: StepContext) -> Path:
@@ -152,10 +183,12 @@ class ShellPorts:
     def _run(self, ctx: StepContext, command: str, what: str) -> tuple[int | None, Path]:
         work = self.work_dir(ctx)
         log = work / "logs" / f"{ctx.slice_id or ctx.step}.{what}.{ctx.attempt}.log"
-        env = dict(os.environ)
-        env.update({"PETRI_RUN_ID": ctx.run_id, "PETRI_TRANSITION": ctx.transition,
-                    "PETRI_SLICE_ID": ctx.slice_id or "", "PETRI_ATTEMPT": str(ctx.attempt),
-                    "PETRI_IDEMPOTENCY_KEY": ctx.idempotency_key})
+        env = {**self._environment(),
+               b"PETRI_RUN_ID": os.fsencode(ctx.run_id),
+               b"PETRI_TRANSITION": os.fsencode(ctx.transition),
+               b"PETRI_SLICE_ID": os.fsencode(ctx.slice_id or ""),
+               b"PETRI_ATTEMPT": b"%d" % ctx.attempt,
+               b"PETRI_IDEMPOTENCY_KEY": os.fsencode(ctx.idempotency_key)}
         argv = direct_argv(command)
         try:
             out = open(log, "wb")  # noqa: SIM115 - the command's one log file handle
@@ -167,7 +200,8 @@ class ShellPorts:
                 try:
                     rc = run_command(argv, owner=_owner(ctx), cwd=work, env=env, stdout=out,
                                      timeout_s=self.timeout_s,
-                                     kill_after_s=self.kill_after_s)
+                                     kill_after_s=self.kill_after_s,
+                                     executable=self._executable(argv[0]))
                     return rc, log
                 except OSError:  # not found, not executable, a script without #!: the
                     pass  # shell runs it or says why, as it always did
@@ -252,6 +286,7 @@ class ShellPorts:
         Returns:
             One line per finding; problems first. Empty when nothing was found.
         """
+        self._env = None  # a new drive: read the environment (and PATH) again
         template = load_template(run.template)
         lane = template.slice
         problems: list[str] = []
