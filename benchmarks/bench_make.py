@@ -22,6 +22,11 @@ the slope between M and 2M tasks (``--snake-tasks M``; the 2M-task DAG starts wi
 M-task one), so the once-per-command costs of both (start-up, imports, Snakemake's
 parsing of the workflow) cancel; the whole-command ratio at M tasks is printed too.
 
+The floor: at ``-j1`` the same rounds also time a fresh interpreter that only spawns the
+tasks' ``true`` in order (``FLOOR``: with a process group and a log file per task, as the
+shell ports do; and bare ``subprocess.run``), with no engine at all: what any Python task
+runner pays, as a ratio to make.
+
 Run: ``python benchmarks/bench_make.py [--tasks N] [--rounds R] [--quick]``.
 """
 
@@ -80,6 +85,28 @@ def write_snakefile(deps: list[list[int]], path: Path) -> None:
         "    shell: 'touch {output}'\n")
 
 
+#: The floor of any Python task runner: a fresh interpreter that spawns ``true`` once per
+#: task, in its own process group with one log file each (what the shell ports must do for a
+#: task, without the engine: no run file, journal, context or scheduling); ``bare`` spawns
+#: with no log file and no process group.
+FLOOR = ("import os, subprocess, sys\n"
+         "from petri_exec.ports.procgroup import run_command\n"
+         "env = dict(os.environ)\n"
+         "os.makedirs('logs', exist_ok=True)\n"
+         "for i in range(int(sys.argv[1])):\n"
+         "    if sys.argv[2] == 'bare':\n"
+         "        subprocess.run(['true'], check=True)\n"
+         "        continue\n"
+         "    with open(f'logs/t{i}.log', 'wb') as out:\n"
+         "        assert run_command(['true'], owner=None, cwd='.', env=env, stdout=out) == 0\n")
+
+
+def floor(n: int, kind: str) -> float:
+    """Seconds for the floor command (``kind`` ``logged`` or ``bare``) of ``n`` tasks."""
+    with tempfile.TemporaryDirectory() as d:
+        return _timed([sys.executable, "-c", FLOOR, str(n), kind], Path(d))
+
+
 def _timed(cmd: list[str], cwd: Path) -> float:
     t0 = time.perf_counter()
     subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL,
@@ -132,11 +159,14 @@ def main(argv: list[str] | None = None) -> int:
     deps = dag(args.tasks)
     n = args.tasks
     for jobs in (1, 2):
-        fs, fl, mk = [], [], []
+        fs, fl, mk, lo, ba = [], [], [], [], []
         for _ in range(args.rounds):
             fs.append(ours(deps, jobs, "fsync"))
             fl.append(ours(deps, jobs, "flush"))
             mk.append(make(deps, jobs))
+            if jobs == 1:
+                lo.append(floor(n, "logged"))
+                ba.append(floor(n, "bare"))
         r_fl = statistics.median(a / b for a, b in zip(fl, mk, strict=True))
         r_fs = statistics.median(a / b for a, b in zip(fs, mk, strict=True))
         print(f"-j{jobs}: make {statistics.median(mk) / n * 1e3:.3f} ms/task; ours flush "
@@ -144,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{statistics.median(fs) / n * 1e3:.3f} ms/task")
         print(f"  ratio ours/make: flush {r_fl:.2f}x ({'met' if r_fl <= 1.2 else 'missed'}"
               f", target <= 1.2x), fsync {r_fs:.2f}x (make does no fsync: reported)")
+        if jobs == 1:  # what Python alone pays to spawn the same tasks, against make
+            r_lo = statistics.median(a / b for a, b in zip(lo, mk, strict=True))
+            r_ba = statistics.median(a / b for a, b in zip(ba, mk, strict=True))
+            print(f"  floor (a Python loop spawning the tasks, no engine) / make -j1: "
+                  f"{r_lo:.2f}x with a process group and a log file per task "
+                  f"({statistics.median(lo) / n * 1e3:.3f} ms/task), {r_ba:.2f}x bare "
+                  f"subprocess.run ({statistics.median(ba) / n * 1e3:.3f} ms/task)")
     if not _snakemake_ok():
         print("snakemake: not installed here (pip install snakemake), not compared")
         return 0
