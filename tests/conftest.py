@@ -18,6 +18,14 @@ settings.register_profile(
     "petri-exec", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("petri-exec")
 
+# Mutation runs (python -m tests.mutation): mutmut's first pass records which tests run which
+# function, in this process (its own copy of the mode survives this). A subprocess would
+# inherit the mode from the environment and try to record too, which fails where it starts
+# in another directory (mutmut reads its settings from the working directory): there it
+# runs the code unrecorded. Mutants themselves still reach subprocesses.
+if os.environ.get("MUTANT_UNDER_TEST") == "stats":
+    del os.environ["MUTANT_UNDER_TEST"]
+
 
 def write_run(path: Path, slices: list[dict[str, Any]], **extra: Any) -> Path:
     """Write a version-1 run file and return its path."""
