@@ -286,7 +286,7 @@ class ShellPorts:
         Returns:
             One line per finding; problems first. Empty when nothing was found.
         """
-        self._env = None  # a new drive: read the environment (and PATH) again
+        self._env, self._where = None, {}  # a new drive: read the environment, PATH again
         template = load_template(run.template)
         lane = template.slice
         problems: list[str] = []
