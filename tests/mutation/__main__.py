@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         argv: Command-line arguments (``--help`` lists them).
 
     Returns:
-        0 when the score reaches ``--target``, else 1.
+        0 when the score reaches ``--target``, 1 below it, 2 when mutmut is missing or
+        judged no mutant (it could not run the suite).
     """
     ap = argparse.ArgumentParser(prog="python -m tests.mutation", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -162,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({"seed": args.seed, "modules": args.modules,
                                          "generated": len(every), "status": status,
                                          "score": score}, indent=1, ensure_ascii=False))
+    if not judged:  # the tool could not run the suite (its output is above): no verdict
+        print("no mutant was judged: mutmut could not run the tests", file=sys.stderr)
+        return 2
     return 0 if score >= args.target else 1
 
 
