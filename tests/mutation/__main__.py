@@ -3,11 +3,11 @@ default test run; docs/testing.md#mutation-testing).
 
 It copies the checkout into a scratch directory (the checkout itself is never mutated),
 lets mutmut generate every mutant of the chosen modules, runs a seeded random sample of
-them against each module's fast test files (mutmut runs, per mutant, only the tests that
+them against the fast suite (``SUITE``; mutmut runs, per mutant, only the tests that
 executed the mutated function), and prints the score and every survivor's diff.
 
     pip install 'petri-exec[mutation]'
-    python -m tests.mutation --sample 150 --seed 19          # what docs/testing.md reports
+    python -m tests.mutation --sample 60 --seed 22           # what docs/testing.md reports
     python -m tests.mutation --sample 0 --modules core        # every mutant of core/
 """
 
