@@ -158,3 +158,44 @@ def test_promotion_records_the_run_branch_commit_it_landed(tmp_path: Path) -> No
     assert facts["run_commit"] == git(repo, "rev-parse", "petri/feature")
     assert facts["land_commit"] == facts["run_commit"]  # fast-forward: the same commit
     assert facts["diffstat"] == {"files": 1, "insertions": 1, "deletions": 2}
+
+
+# -- the fifth sample (seed 24): the first of its open survivors -------------------------
+
+def test_a_journal_line_never_holds_a_number_json_cannot_read() -> None:
+    # journal.encode mutmut_13: allow_nan=True would write NaN, which strict JSON readers
+    # (and our own loader) refuse; facts are checked before, so only encode itself can tell
+    from petri_exec.engine.journal import Event, encode
+    event = Event(kind="transition_fired", seq=1, time=0.0, run_id="r",
+                  transition="execute:a", facts={"ratio": float("nan")})
+    with pytest.raises(ValueError):
+        encode(event)
+
+
+def test_signal_groups_counts_every_group_it_signals(tmp_path: Path) -> None:
+    # procgroup.signal_groups mutmut_12 (no in-process test reached it): `n += 1` -> `n = 1`
+    import signal
+    import subprocess
+    import threading
+    import time
+
+    from petri_exec.ports.procgroup import groups_of, run_command, signal_groups
+    owner = str(tmp_path / "owner.json")
+    codes: list[int | None] = []
+
+    def one() -> None:
+        codes.append(run_command(["sleep", "30"], owner=owner, cwd=tmp_path,
+                                 env=dict(os.environ), stdout=subprocess.DEVNULL))
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while len(groups_of(owner)) < 2:  # both groups registered (not a timing assertion)
+        assert time.monotonic() < deadline, groups_of(owner)
+        time.sleep(0.01)
+    assert signal_groups(owner, signal.SIGTERM) == 2
+    for t in threads:
+        t.join(30)
+    assert codes == [-signal.SIGTERM, -signal.SIGTERM]
+    assert groups_of(owner) == []
