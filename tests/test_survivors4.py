@@ -5,11 +5,9 @@ survivor it names and passes on the real code. None depends on timing to detect 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -31,10 +29,6 @@ CHAIN = [{"id": "a", "depends_on": []}, {"id": "b", "depends_on": ["a"]},
          {"id": "c", "depends_on": ["b"]}]
 
 
-def _journal(run: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in pe.journal_path(run).read_text().splitlines()]
-
-
 # -- engine.writer -----------------------------------------------------------------------
 
 def test_a_hand_written_run_files_first_journal_names_the_original_it_started_from(
@@ -46,9 +40,9 @@ def test_a_hand_written_run_files_first_journal_names_the_original_it_started_fr
     calls: list[str] = []
     ports = {"runner": lambda ctx: calls.append(ctx.slice_id)}
     assert pe.drive(run, ports, max_firings=2).status == "paused"
-    header = _journal(run)[0]
-    assert header["kind"] == "journal_started"
-    assert header["origin"] == hashlib.sha256(original).hexdigest() != header["digest"]
+    header = pe.read_journal(pe.journal_path(run))[0][0]
+    assert header.kind == "journal_started"
+    assert header.origin == hashlib.sha256(original).hexdigest() != header.digest
     run.write_bytes(original)  # e.g. `git checkout run.json` of the hand-written file
     out = pe.drive(run, ports)
     assert out.status == "completed", out
@@ -59,8 +53,8 @@ def test_a_stamped_run_files_journal_records_no_separate_origin(make_run: Make) 
     run = make_run(CHAIN, run_id="stamped", template="minimal")
     pe.drive(run, {"runner": lambda ctx: None}, max_firings=1)
     pe.drive(run, {"runner": lambda ctx: None}, fresh=True, max_firings=1)  # a new journal
-    header = _journal(run)[0]
-    assert header["kind"] == "journal_started" and header.get("origin") is None
+    header = pe.read_journal(pe.journal_path(run))[0][0]
+    assert header.kind == "journal_started" and header.origin is None
 
 
 def test_a_group_committed_firing_is_observed_before_a_step_that_follows_it_starts(

@@ -154,7 +154,6 @@ class ShellPorts:
         :meth:`preflight` that starts each drive clears it)."""
         if self._env is None:
             self._env = {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()}
-            self._where = {}
         return self._env
 
     def _executable(self, program: str) -> str | None:

@@ -39,6 +39,10 @@ NOT_JUDGES = frozenset({"tests/test_layout.py", "tests/test_wheel.py",
 SUITE = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_*.py")
                if str(p.relative_to(ROOT)) not in NOT_JUDGES)
 
+#: What the tests read besides the package and themselves: copied into the scratch
+#: directory, and by mutmut into its copy where the tests run.
+_ALSO = ("nets", "docs", "benchmarks", ".ci", "README.md")
+
 #: Module group -> the files mutated.
 GROUPS: dict[str, list[str]] = {
     "core": ["petri_exec/core/*.py"],
@@ -66,19 +70,20 @@ def _copy(scratch: Path) -> None:
         shutil.rmtree(scratch)
     scratch.mkdir(parents=True)
     skip = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
-    for name in ("petri_exec", "nets", "docs", "tests", "benchmarks", ".ci"):
-        shutil.copytree(ROOT / name, scratch / name, ignore=skip)
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, scratch / name)
+    for name in ("petri_exec", "tests", *_ALSO):
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, scratch / name, ignore=skip)
+        else:
+            shutil.copy2(ROOT / name, scratch / name)
+    shutil.copy2(ROOT / "pyproject.toml", scratch / "pyproject.toml")
 
 
 def _config(scratch: Path, groups: list[str]) -> None:
     mutate = sorted({p for g in groups for p in GROUPS[g]})
-    tests = SUITE
-    lines = ["[mutmut]", "source_paths=petri_exec", "also_copy=nets", "    docs",
-             "    benchmarks", "    .ci", "    README.md",
+    lines = ["[mutmut]", "source_paths=petri_exec",
+             "also_copy=" + _ALSO[0], *("    " + a for a in _ALSO[1:]),
              "only_mutate=" + mutate[0], *("    " + m for m in mutate[1:]),
-             "pytest_add_cli_args_test_selection=" + tests[0], *("    " + t for t in tests[1:]),
+             "pytest_add_cli_args_test_selection=" + SUITE[0], *("    " + t for t in SUITE[1:]),
              "pytest_add_cli_args=-p", "    no:cacheprovider", "    -q", "    -m",
              "    not slow"]
     (scratch / "setup.cfg").write_text("\n".join(lines) + "\n")
