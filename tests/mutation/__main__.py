@@ -14,11 +14,15 @@ executed the mutated function), and prints the score and every survivor's diff.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -60,6 +64,9 @@ GROUPS: dict[str, list[str]] = {
 }
 
 
+#: A mutant's wall-clock limit is (the time of the tests that reach it + 1 s) times this.
+TIMEOUT_MULTIPLIER = 4.0  # docs/testing.md#mutation-testing says why
+
 #: mutmut's verdicts that count as killed, and those that are no verdict (left out).
 KILLED = ("killed", "timeout", "segfault", "caught by type check")
 UNJUDGED = ("skipped", "not checked", "check was interrupted by user")
@@ -78,27 +85,58 @@ def _copy(scratch: Path) -> None:
     shutil.copy2(ROOT / "pyproject.toml", scratch / "pyproject.toml")
 
 
-def _config(scratch: Path, groups: list[str]) -> None:
+def _config(scratch: Path, groups: list[str], suite: list[str]) -> None:
     mutate = sorted({p for g in groups for p in GROUPS[g]})
     lines = ["[mutmut]", "source_paths=petri_exec",
              "also_copy=" + _ALSO[0], *("    " + a for a in _ALSO[1:]),
              "only_mutate=" + mutate[0], *("    " + m for m in mutate[1:]),
-             "pytest_add_cli_args_test_selection=" + SUITE[0], *("    " + t for t in SUITE[1:]),
+             "pytest_add_cli_args_test_selection=" + suite[0], *("    " + t for t in suite[1:]),
              "pytest_add_cli_args=-p", "    no:cacheprovider", "    -q", "    -m",
-             "    not slow"]
+             "    not slow",
+             # a mutant's wall-clock limit is (its tests' time + 1 s) x this; mutmut's 15
+             # lets a hanging mutant of a function most tests call run for most of an hour
+             f"timeout_multiplier={TIMEOUT_MULTIPLIER}"]
     (scratch / "setup.cfg").write_text("\n".join(lines) + "\n")
 
 
-def _mutmut(scratch: Path, *args: str) -> subprocess.CompletedProcess[str]:
+class OutOfTime(Exception):
+    """The run's ``--budget`` ran out (mutmut and its workers were ended)."""
+
+
+def _mutmut(scratch: Path, *args: str, deadline: float | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    """Run mutmut in its own process group; end the group if ``deadline`` passes."""
     exe = Path(sys.executable).with_name("mutmut")
-    return subprocess.run([str(exe), *args], cwd=scratch, capture_output=True, text=True,
-                          check=False)
+    log = scratch / "mutmut.log"
+    start = log.stat().st_size if log.exists() else 0
+    with log.open("ab") as out:
+        proc = subprocess.Popen([str(exe), *args], cwd=scratch, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc.wait(None if deadline is None else max(deadline - time.monotonic(), 0))
+        except subprocess.TimeoutExpired:
+            for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, None)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, sig)
+                try:
+                    proc.wait(grace)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            raise OutOfTime from None
+    with log.open("rb") as f:
+        f.seek(start)
+        text = f.read().decode(errors="replace")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, text, "")
 
 
 def _results(scratch: Path) -> dict[str, int | None]:
     codes: dict[str, int | None] = {}
     for meta in (scratch / "mutants").rglob("*.py.meta"):
-        codes.update(json.loads(meta.read_text())["exit_code_by_key"])
+        try:
+            codes.update(json.loads(meta.read_text())["exit_code_by_key"])
+        except (ValueError, KeyError):  # mutmut was ended (--budget) while writing it
+            print(f"unreadable: {meta}; its mutants count as not judged", file=sys.stderr)
     return codes
 
 
@@ -110,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
 
     Returns:
         0 when the score reaches ``--target``, 1 below it, 2 when mutmut is missing or
-        judged no mutant (it could not run the suite).
+        judged no mutant (it could not run the suite), 3 when ``--budget`` ran out before
+        any mutant was judged.
     """
     ap = argparse.ArgumentParser(prog="python -m tests.mutation", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -122,18 +161,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scratch", type=Path, default=ROOT / ".mutation")
     ap.add_argument("--target", type=float, default=0.90)
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--tests", nargs="+", metavar="FILE",
+                    help="judge with these test files only (default: every file but "
+                         "NOT_JUDGES); a quick look, not a score to report")
+    ap.add_argument("--budget", type=float, metavar="SECONDS",
+                    help="end mutmut after this long and report the mutants judged so far "
+                         "(exit 3 when none was)")
     args = ap.parse_args(argv)
     try:
         from mutmut.stats import status_by_exit_code  # (mutmut.__main__ reads a config)
     except ImportError:
         print("mutmut is not installed: pip install 'petri-exec[mutation]'", file=sys.stderr)
         return 2
+    deadline = None if args.budget is None else time.monotonic() + args.budget
     scratch = args.scratch.resolve()
     _copy(scratch)
-    _config(scratch, args.modules)
+    _config(scratch, args.modules, args.tests or SUITE)
     # generate every mutant and the per-function test map; a name matching nothing makes
     # mutmut stop right after that, before running any mutant
-    _mutmut(scratch, "run", "petri_exec.__generate_only__")
+    try:
+        _mutmut(scratch, "run", "petri_exec.__generate_only__", deadline=deadline)
+    except OutOfTime:
+        print(f"the budget of {args.budget:g} s ran out before any mutant ran (mutmut's "
+              f"output: {scratch / 'mutmut.log'})", file=sys.stderr)
+        return 3
     every = sorted(_results(scratch))
     if not every:
         print("mutmut generated no mutants (see its output in the scratch directory)",
@@ -143,7 +194,13 @@ def main(argv: list[str] | None = None) -> int:
         random.Random(args.seed).sample(every, args.sample))
     print(f"{len(chosen)} of {len(every)} mutants (seed {args.seed}) in {args.modules}",
           flush=True)
-    done = _mutmut(scratch, "run", "--max-children", str(args.max_children), *chosen)
+    out_of_time = False
+    try:
+        done = _mutmut(scratch, "run", "--max-children", str(args.max_children), *chosen,
+                       deadline=deadline)
+    except OutOfTime:
+        out_of_time = True
+        done = subprocess.CompletedProcess([], -1, "", "")
     codes = _results(scratch)
     status = {n: status_by_exit_code.get(codes.get(n), f"exit {codes.get(n)}")
               for n in chosen}
@@ -162,12 +219,17 @@ def main(argv: list[str] | None = None) -> int:
     for n in survivors:
         print(f"\n--- {status[n]}: {n}")
         print(_mutmut(scratch, "show", n).stdout.strip())
-    if total["not checked"]:
-        print(done.stdout[-2000:], done.stderr[-2000:], file=sys.stderr)
+    if out_of_time:
+        print(f"the budget of {args.budget:g} s ran out: {total['not checked']} of "
+              f"{len(chosen)} mutants were not judged", file=sys.stderr)
+    elif total["not checked"]:
+        print(done.stdout[-2000:], file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps({"seed": args.seed, "modules": args.modules,
                                          "generated": len(every), "status": status,
                                          "score": score}, indent=1, ensure_ascii=False))
+    if not judged and out_of_time:
+        return 3
     if not judged:  # the tool could not run the suite (its output is above): no verdict
         print("no mutant was judged: mutmut could not run the tests", file=sys.stderr)
         return 2
