@@ -7,8 +7,14 @@ pm4py (AGPL) is a ``dev`` extra; every test that needs it imports it through
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
+import json
 import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,6 +47,73 @@ def discovered(seed: int, miner: str) -> tuple[Any, Any, Any]:
                 "heuristics": pm4py.discover_petri_net_heuristics}[miner]
     with contextlib.redirect_stdout(io.StringIO()):
         return discover(log)  # type: ignore[no-any-return]
+
+
+#: How long one pm4py subprocess may take before it is ended and the cases it had not
+#: finished go to a fresh one. pm4py iterates sets of strings and of objects hashed by
+#: address, so the net a seeded log discovers, and Woflan's cost on it, change from one
+#: process to the next: usually milliseconds, on some nets a minute, or hours (in CI).
+WOFLAN_TIMEOUT_S = 30
+#: Fresh processes tried before the test fails (each has other hash seeds and addresses).
+WOFLAN_TRIES = 4
+
+_WOFLAN = """
+import json, sys, warnings
+from tests.pm4py_support import discovered, export, pm4py_or_skip
+pm4py = pm4py_or_skip()
+for case in sys.argv[1:]:
+    seed, miner = case.split("-")
+    net, im, fm = discovered(int(seed), miner)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        verdict, _ = pm4py.check_soundness(net, im, fm)
+    print(json.dumps({"case": case, "pnml": export(net, im, fm).decode("utf-8"),
+                      "sound": bool(verdict)}), flush=True)
+"""
+
+
+@functools.cache
+def woflan(cases: tuple[tuple[int, str], ...]) -> dict[tuple[int, str], tuple[bytes, bool]]:
+    """For each ``(seed, miner)``: a net :func:`discovered` gives, as pm4py's PNML, and
+    Woflan's soundness verdict on it, computed once for all the cases in pm4py
+    subprocesses. A process still running after :data:`WOFLAN_TIMEOUT_S` is ended and the
+    cases it had not finished go to a fresh one (which discovers other nets for them).
+
+    Raises:
+        pytest.fail.Exception: :data:`WOFLAN_TRIES` processes in a row finished no case.
+    """
+    pm4py_or_skip()
+    root = Path(__file__).resolve().parents[1]
+    names = {f"{seed}-{miner}": (seed, miner) for seed, miner in cases}
+    done: dict[tuple[int, str], tuple[bytes, bool]] = {}
+    stalled = 0
+    while len(done) < len(cases):
+        todo = [n for n, c in names.items() if c not in done]
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            proc = subprocess.Popen([sys.executable, "-c", _WOFLAN, *todo], cwd=root,
+                                    stdout=out, stderr=err)
+            try:
+                rc = proc.wait(WOFLAN_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                rc = None
+            out.seek(0)
+            before = len(done)
+            for line in out:
+                if line.startswith("{") and line.endswith("}\n"):
+                    doc = json.loads(line)
+                    done[names[doc["case"]]] = (doc["pnml"].encode("utf-8"), doc["sound"])
+            if rc not in (0, None):
+                err.seek(0)
+                pytest.fail(f"the pm4py subprocess failed (exit code {rc}): "
+                            f"{err.read()[-2000:]}")
+        stalled = stalled + 1 if len(done) == before else 0
+        if stalled >= WOFLAN_TRIES:
+            left = ", ".join(n for n, c in names.items() if c not in done)
+            pytest.fail(f"pm4py's Woflan took over {WOFLAN_TIMEOUT_S} s on the net of {left} "
+                        f"in {WOFLAN_TRIES} processes in a row")
+    return done
 
 
 def export(net: Any, im: Any, fm: Any = None, *, prom5: bool = False) -> bytes:

@@ -8,8 +8,6 @@ pm4py-written files either way).
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -24,10 +22,10 @@ from .pm4py_support import (
     is_workflow_net,
     our_shape,
     place_name,
-    pm4py_or_skip,
     read,
     shape,
     state_space,
+    woflan,
 )
 
 CASES = [(seed, miner) for seed in range(1, 6) for miner in ("inductive", "alpha",
@@ -47,19 +45,18 @@ def test_pm4py_net_round_trips_through_petri_exec(seed: int, miner: str) -> None
 
 @pytest.mark.parametrize(("seed", "miner"), CASES)
 def test_state_space_and_soundness_equal_pm4py_and_woflan(seed: int, miner: str) -> None:
-    pm4py = pm4py_or_skip()
-    net, im, fm = discovered(seed, miner)
-    doc = read_pnml(export(net, im, fm))
+    # Woflan runs in a subprocess with a fixed hash seed: in this process the discovered
+    # net depends on the random hash seed, and on some nets Woflan runs for hours
+    data, verdict = woflan(tuple(CASES))[seed, miner]
+    net, im, _fm = read(data)
+    doc = read_pnml(data)
     ss = explore(doc.net, doc.marking, max_states=20_000)
     if ss.complete:
         markings, edges = state_space(net, im)
         assert {frozenset(ss.marking(i).items()) for i in range(ss.states)} == markings
         assert ss.edges == edges
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        verdict, diagnostics = pm4py.check_soundness(net, im, fm)
     if not is_workflow_net(doc.net):  # Woflan refuses; petri-exec answers on any net
-        assert verdict is False, diagnostics
+        assert verdict is False
         return
     ours = pe.analyze(doc.net, doc.marking, final=doc.finals, max_states=20_000)
     assert ours.sound in (bool(verdict), None)
