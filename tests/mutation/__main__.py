@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     every = sorted(_results(scratch))
     if not every:
-        print("mutmut generated no mutants (see its output in the scratch directory)",
+        print(f"mutmut generated no mutants (its output: {scratch / 'mutmut.log'})",
               file=sys.stderr)
         return 2
     chosen = every if not args.sample or args.sample >= len(every) else sorted(
