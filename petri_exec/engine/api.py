@@ -27,6 +27,7 @@ from ..ports.procgroup import groups_of, terminate_groups
 from ..ports.protocol import StepResult, timeout_result
 from ..run.model import Run
 from ..run.runfile import load_file
+from ..run.templates import searching
 from .driver import Driver
 from .durable import load_durable, load_run
 from .interrupt import Interrupt, interrupts
@@ -164,7 +165,9 @@ def preflight(run: str | os.PathLike[str] | Run, ports: Any,
     ``ports.preflight(run_path, run)`` (``run_path`` None for an in-memory run) before the
     run is locked or its journal opened; what it raises propagates (the git ports raise
     :class:`~petri_exec.errors.GitRepoError` for a repository they cannot use).
-    ``drive()`` and ``fire()`` call it; the command line's ``check --ports`` too.
+    ``drive()`` and ``fire()`` call it; the command line's ``check --ports`` too. While it
+    runs, template lookups by name also search ``template_dirs`` (so a hook finds the
+    run's template as the engine did).
 
     Args:
         run: A run file or an in-memory run.
@@ -178,14 +181,15 @@ def preflight(run: str | os.PathLike[str] | Run, ports: Any,
     check = None if isinstance(ports, Mapping) else getattr(ports, "preflight", None)
     if not callable(check):
         return
-    if isinstance(run, Run):
-        check(None, run)
-        return
-    try:
-        loaded = load_run(run, template_dirs=template_dirs)
-    except JournalError:  # another run's journal (drive --fresh sets it aside): run.json
-        loaded = load_file(run, template_dirs=template_dirs)[1]
-    check(Path(run), loaded)
+    with searching(template_dirs):  # the hook may look the run's template up by name
+        if isinstance(run, Run):
+            check(None, run)
+            return
+        try:
+            loaded = load_run(run, template_dirs=template_dirs)
+        except JournalError:  # another run's journal (drive --fresh sets it aside)
+            loaded = load_file(run, template_dirs=template_dirs)[1]
+        check(Path(run), loaded)
 
 
 def _policy_override(retries: int | None, backoff: float | None,

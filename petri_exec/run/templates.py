@@ -10,11 +10,13 @@ top-level ``nets/`` for a source or editable install).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import re
 import stat
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ __all__ = [
     "Step",
     "Template",
     "load_template",
+    "searching",
     "parse_template",
     "template_dirs",
 ]
@@ -159,8 +162,34 @@ _BUILTIN_DIRS = (str(PACKAGE / "nets"),  # installed wheel
                  str(CHECKOUT / "nets"))  # checkout / editable install
 
 
+#: Directories searched after a lookup's own while the engine calls a ports object's hook
+#: for a run loaded with ``template_dirs`` (:func:`searching`): a hook looks the run's
+#: template up by name, as the command line's ``--template-dir`` lets it do.
+_SEARCHING: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "petri_exec_template_dirs", default=())
+
+
+@contextlib.contextmanager
+def searching(dirs: Iterable[str | os.PathLike[str]]) -> Iterator[None]:
+    """Let every template lookup in the block (this thread or task) also search ``dirs``.
+
+    Args:
+        dirs: Directories searched after a lookup's own ``dirs``, before
+            ``PETRI_EXEC_TEMPLATE_PATH``.
+
+    Yields:
+        Nothing.
+    """
+    token = _SEARCHING.set((*(os.fspath(d) for d in dirs), *_SEARCHING.get()))
+    try:
+        yield
+    finally:
+        _SEARCHING.reset(token)
+
+
 def _search_path(extra: Iterable[str | os.PathLike[str]]) -> list[str]:
     dirs = [os.fspath(d) for d in extra]
+    dirs.extend(_SEARCHING.get())
     env = os.environ.get("PETRI_EXEC_TEMPLATE_PATH", "")
     dirs.extend(d for d in env.split(os.pathsep) if d)
     dirs.extend(_BUILTIN_DIRS)

@@ -1,0 +1,118 @@
+"""Deterministic tests for the mutants the sixth mutation sample left alive (issue 19, seed
+25, after tests/test_survivors5.py): each test here fails on the survivor it names and
+passes on the real code (each checked by planting the mutant by hand). None depends on
+timing to detect anything."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import petri_exec as pe
+from petri_exec.engine.journal import Journal
+from petri_exec.ports.prompt import prompt_text
+from petri_exec.ports.shell import ShellPorts
+
+Make = Callable[..., Path]
+NETS = Path(__file__).resolve().parents[1] / "nets"
+
+
+# -- core.runnet.RunNet.state: the fast state for every marking a run reaches ---------------
+
+def test_a_plain_marking_with_one_token_per_lane_gets_the_run_state() -> None:
+    # runnet.RunNet._positions mutmut_53: `n != 1` -> `n != 2`: a marking given as a plain
+    # mapping never gets the RunState its docstring promises (only the general NetState)
+    run = pe.Run(run_id="st", template="minimal", slices=(pe.Slice("a"),
+                                                          pe.Slice("b", depends_on=("a",))))
+    net = pe.compile_run(run)
+    plain = {k: v for k, v in pe.marking_of(run).items() if v}
+    state = net.state(plain)
+    assert type(state) is pe.RunState
+    assert [t.name for t in state.get_ready()] == ["start"]
+    doubled = {**plain, "run:created": 2}  # two tokens in a lane: not a run's marking
+    assert type(net.state(doubled)) is pe.NetState
+
+
+# -- engine.api: drive's policy override, fire's preflight ---------------------------------
+
+def test_a_retry_backoff_of_zero_seconds_is_accepted(make_run: Make) -> None:
+    # api._policy_override mutmut_15: `backoff < 0` -> `<= 0` refuses 0 (no wait between
+    # attempts), which the message itself calls valid ("must be non-negative")
+    run = make_run([{"id": "a", "depends_on": []}], template="minimal")
+    tries: list[int] = []
+
+    def flaky(ctx: pe.StepContext) -> pe.StepResult | None:
+        tries.append(ctx.attempt)
+        return pe.StepResult.fail("first try") if ctx.attempt == 1 else None
+
+    out = pe.drive(run, {"runner": flaky}, retries=1, retry_backoff_s=0)
+    assert out.status == "completed", out
+    assert tries == [1, 2]
+    with pytest.raises(pe.UsageError, match=r"^retry_backoff_s=-0\.5 must be non-negative$"):
+        pe.drive(run, {"runner": flaky}, retries=1, retry_backoff_s=-0.5)
+
+
+def test_fire_lets_the_ports_preflight_load_a_template_from_template_dirs(
+        tmp_path: Path) -> None:
+    # api.fire mutmut_8: `preflight(run, ports, template_dirs)` -> `preflight(run, ports)`:
+    # a run on a template of the caller's directory cannot be fired with ports that check
+    (tmp_path / "tpl").mkdir()
+    (tmp_path / "tpl" / "mine.toml").write_text(
+        (NETS / "minimal.toml").read_text().replace('name = "minimal"', 'name = "mine"'))
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps({"version": 1, "run_id": "f", "template": "mine", "slices": [
+        {"id": "a", "depends_on": [], "meta": {"run": "echo hi > hi.txt"}}]}))
+    tpl = [tmp_path / "tpl"]
+    assert pe.fire(run, "start", ShellPorts(), template_dirs=tpl).run_status == "running"
+    fired = pe.fire(run, "execute:a", ShellPorts(), template_dirs=tpl)
+    assert (fired.status, fired.run.slice("a").status) == ("fired", "done")
+    out = pe.drive(run, ShellPorts(), template_dirs=tpl)  # drive's preflight: the same
+    assert (out.status, out.run_status) == ("completed", "done")
+    with pytest.raises(pe.TemplateError, match="no template 'mine'"):
+        pe.load_template("mine")  # the search was widened for the hook's call only
+    assert (tmp_path / "run.work" / "hi.txt").read_text() == "hi\n"
+
+
+# -- engine.journal.Journal.close: never raises --------------------------------------------
+
+def test_closing_a_journal_whose_descriptor_is_already_gone_does_not_raise(
+        tmp_path: Path) -> None:
+    # journal.Journal.close mutmut_3: `suppress(OSError)` -> `suppress(None)`: close()
+    # promises never to raise (it runs in finally blocks, after the error that matters)
+    journal = Journal(tmp_path / "run.events.jsonl")
+    os.close(journal._fd)  # e.g. closed by a library that swept descriptors
+    journal.close()
+    journal.close()  # idempotent
+
+
+# -- ports.prompt: the prompt is a pure function of the facts ------------------------------
+
+def test_a_prompt_does_not_depend_on_the_order_of_keys_in_a_fact() -> None:
+    # prompt._value mutmut_8: `sort_keys=True` -> False: two equal facts written with their
+    # keys in another order give two prompts (another attempt, another prompt)
+    s = pe.Slice("ui", depends_on=("api",), meta={"prompt": "Build the UI."})
+    one = prompt_text("r", s, {"api": {"routes": {"post": 1, "get": 2}}}, "petri/r.slices/ui")
+    two = prompt_text("r", s, {"api": {"routes": {"get": 2, "post": 1}}}, "petri/r.slices/ui")
+    assert one == two
+    assert '- routes: {"get": 2, "post": 1}' in one
+
+
+# -- ports.shell.ShellPorts.preflight: every step of a slice is checked --------------------
+
+def test_preflight_checks_a_slices_other_commands_after_a_bad_one(tmp_path: Path) -> None:
+    # shell.ShellPorts.preflight mutmut_40: `continue` -> `break` after a command that is
+    # not a string: the slice's later commands (its meta.verify) are no longer checked
+    run_path = tmp_path / "run.json"
+    run_path.write_text(json.dumps({"version": 1, "run_id": "p", "slices": [
+        {"id": "a", "depends_on": [],
+         "meta": {"run": ["make"], "verify": "no-such-program-xyz --check"}}]}))
+    run = pe.load_run(run_path)
+    assert ShellPorts().preflight(run_path, run) == [
+        "slices[0].meta.run: must be a shell command (a string), got list; the shell ports "
+        "fail agent_result:a",
+        "warning: slices[0].meta.verify: program 'no-such-program-xyz' is not on PATH (the "
+        "command of slice 'a' would exit with 127); install it or fix the command"]
