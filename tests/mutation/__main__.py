@@ -7,8 +7,8 @@ them against the fast suite (``SUITE``; mutmut runs, per mutant, only the tests 
 executed the mutated function), and prints the score and every survivor's diff.
 
     pip install 'petri-exec[mutation]'
-    python -m tests.mutation --sample 60 --seed 22           # what docs/testing.md reports
-    python -m tests.mutation --sample 0 --modules core        # every mutant of core/
+    python -m tests.mutation --sample 50 --seed 25 --budget 4200   # docs/testing.md reports it
+    python -m tests.mutation --sample 0 --modules core             # every mutant of core/
 """
 
 from __future__ import annotations
