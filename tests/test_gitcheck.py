@@ -142,7 +142,7 @@ def test_in_memory_runs_are_refused() -> None:
     ({"agent": "x", "source_policy": "all"}, "source_policy='all': use 'head' or"),
     ({"agent": "x", "land": "rebase"}, "land='rebase': use 'ff' (fast-forward) or 'merge'"),
     ({"agent": "x", "author": "nobody"}, "author 'nobody' is not 'Name <email>'"),
-    ({"agent": "x", "timeout_s": 0}, "timeout_s=0 must be positive"),
+    ({"agent": "x", "timeout_s": 0}, "timeout_s=0 must be a positive finite number of seconds"),
     ({"agent": "x", "test": ""}, "test='' must be a non-empty string or None"),
 ])
 def test_bad_arguments(kwargs: dict[str, object], message: str) -> None:

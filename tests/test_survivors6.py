@@ -41,7 +41,7 @@ def test_a_plain_marking_with_one_token_per_lane_gets_the_run_state() -> None:
 
 def test_a_retry_backoff_of_zero_seconds_is_accepted(make_run: Make) -> None:
     # api._policy_override mutmut_15: `backoff < 0` -> `<= 0` refuses 0 (no wait between
-    # attempts), which the message itself calls valid ("must be non-negative")
+    # attempts), which the message itself calls valid ("must be a non-negative ...")
     run = make_run([{"id": "a", "depends_on": []}], template="minimal")
     tries: list[int] = []
 
@@ -52,8 +52,9 @@ def test_a_retry_backoff_of_zero_seconds_is_accepted(make_run: Make) -> None:
     out = pe.drive(run, {"runner": flaky}, retries=1, retry_backoff_s=0)
     assert out.status == "completed", out
     assert tries == [1, 2]
-    with pytest.raises(pe.UsageError, match=r"^retry_backoff_s=-0\.5 must be non-negative$"):
+    with pytest.raises(pe.UsageError) as e:
         pe.drive(run, {"runner": flaky}, retries=1, retry_backoff_s=-0.5)
+    assert str(e.value) == "retry_backoff_s=-0.5 must be a non-negative finite number of seconds"
 
 
 def test_fire_lets_the_ports_preflight_load_a_template_from_template_dirs(
@@ -116,3 +117,51 @@ def test_preflight_checks_a_slices_other_commands_after_a_bad_one(tmp_path: Path
         "fail agent_result:a",
         "warning: slices[0].meta.verify: program 'no-such-program-xyz' is not on PATH (the "
         "command of slice 'a' would exit with 127); install it or fix the command"]
+
+
+# -- duration arguments: finite numbers of seconds, named in full when refused -------------
+
+BAD_SECONDS = [-1, float("nan"), float("inf"), True, "5"]
+
+
+@pytest.mark.parametrize(("name", "zero", "value"), [
+    *((name, zero, v) for name, zero in (("grace_s", True), ("retry_backoff_s", True),
+                                         ("timeout_s", False)) for v in BAD_SECONDS),
+    ("grace_s", True, None)])  # (None is "no override" for the other two)
+def test_drive_refuses_a_duration_that_is_not_a_finite_number_of_seconds(
+        make_run: Make, name: str, zero: bool, value: object) -> None:
+    run = make_run([{"id": "a", "depends_on": []}], template="minimal")
+    before = run.read_bytes()
+    with pytest.raises(pe.UsageError) as e:
+        pe.drive(run, {"runner": lambda ctx: None}, **{name: value})
+    kind = "non-negative" if zero else "positive"
+    assert str(e.value) == f"{name}={value!r} must be a {kind} finite number of seconds"
+    assert run.read_bytes() == before and not pe.journal_path(run).exists()
+
+
+def test_drive_accepts_the_boundary_durations(make_run: Make) -> None:
+    run = make_run([{"id": "a", "depends_on": []}], template="minimal")
+    out = pe.drive(run, {"runner": lambda ctx: None}, grace_s=0, retry_backoff_s=0.0,
+                   timeout_s=1e-9 + 30, retries=0)
+    assert out.status == "completed"
+    with pytest.raises(pe.UsageError) as e:
+        pe.drive(run, {"runner": lambda ctx: None}, timeout_s=0)
+    assert str(e.value) == "timeout_s=0 must be a positive finite number of seconds"
+    with pytest.raises(pe.UsageError) as e:
+        pe.drive(run, {"runner": lambda ctx: None}, retries=True)
+    assert str(e.value) == "retries=True must be a non-negative integer"
+
+
+@pytest.mark.parametrize("value", [0, -1, float("nan"), float("inf"), "5"])
+def test_the_shell_and_git_ports_refuse_a_timeout_that_is_not_positive_seconds(
+        value: object) -> None:
+    message = f"timeout_s={value!r} must be a positive finite number of seconds"
+    with pytest.raises(pe.UsageError) as e:
+        ShellPorts(timeout_s=value)  # type: ignore[arg-type]
+    assert str(e.value) == message
+    with pytest.raises(pe.UsageError) as e:
+        pe.GitPorts(agent="true", timeout_s=value)  # type: ignore[arg-type]
+    assert str(e.value) == message
+    with pytest.raises(pe.UsageError) as e:
+        ShellPorts(kill_after_s=-1)
+    assert str(e.value) == "kill_after_s=-1 must be a non-negative finite number of seconds"

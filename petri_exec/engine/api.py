@@ -24,7 +24,7 @@ from ..core.net import Transition
 from ..core.schedulers import Scheduler
 from ..errors import JournalError, NotEnabledError, UsageError
 from ..ports.procgroup import groups_of, terminate_groups
-from ..ports.protocol import StepResult, timeout_result
+from ..ports.protocol import StepResult, check_seconds, timeout_result
 from ..run.model import Run
 from ..run.runfile import load_file
 from ..run.templates import searching
@@ -119,8 +119,7 @@ def drive(
     if durability not in ("fsync", "flush"):
         raise UsageError(f"durability={durability!r}: use 'fsync' (safe against power "
                          "loss) or 'flush' (safe against a process crash only)")
-    if not isinstance(grace_s, (int, float)) or not grace_s >= 0:
-        raise UsageError(f"grace_s={grace_s!r} must be a non-negative number of seconds")
+    check_seconds("grace_s", grace_s, zero=True)
     if fresh and isinstance(run, Run):
         raise UsageError("fresh=True needs a run file (an in-memory run has no journal)")
     preflight(run, ports, template_dirs)
@@ -196,12 +195,12 @@ def _policy_override(retries: int | None, backoff: float | None,
                      timeout: float | None) -> StepPolicy | None:
     if retries is None and backoff is None and timeout is None:
         return None
-    if retries is not None and (not isinstance(retries, int) or retries < 0):
+    if retries is not None and (type(retries) is not int or retries < 0):
         raise UsageError(f"retries={retries!r} must be a non-negative integer")
-    if backoff is not None and backoff < 0:
-        raise UsageError(f"retry_backoff_s={backoff!r} must be non-negative")
-    if timeout is not None and timeout <= 0:
-        raise UsageError(f"timeout_s={timeout!r} must be positive")
+    if backoff is not None:
+        check_seconds("retry_backoff_s", backoff, zero=True)
+    if timeout is not None:
+        check_seconds("timeout_s", timeout, zero=False)
     return StepPolicy(retries or 0, backoff or 0.0, timeout)
 
 

@@ -26,7 +26,7 @@ from .gitclean import Cleaned, clean_run, reset_run_slices
 from .gitcmd import DEFAULT_AUTHOR, KEY_TRAILER, ZERO, Git, Identity, commit_message, scrubbed_env
 from .gitland import copy_source, host_land, land, sync_run_worktree
 from .prompt import prompt_text, write_prompt
-from .protocol import StepContext, StepResult
+from .protocol import StepContext, StepResult, check_seconds
 from .worktree import Layout, RunRepo, ensure_worktree, merge_lock, remove_worktree
 
 __all__ = ["GitPorts"]
@@ -75,8 +75,8 @@ class GitPorts:
             raise UsageError(f"source_policy={source_policy!r}: use 'head' or 'working-tree'")
         if land not in ("ff", "merge"):
             raise UsageError(f"land={land!r}: use 'ff' (fast-forward) or 'merge'")
-        if timeout_s is not None and not timeout_s > 0:
-            raise UsageError(f"timeout_s={timeout_s!r} must be positive")
+        if timeout_s is not None:
+            check_seconds("timeout_s", timeout_s, zero=False)
         self.repo = Path(repo).absolute() if repo is not None else None
         self.base, self.agent, self.test, self.setup = base, agent, test, setup
         self.source_policy, self.land_mode = source_policy, land

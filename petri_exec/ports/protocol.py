@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import inspect
 import json
+import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -18,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from ..errors import UsageError
 from ..run.facts import MAX_FACTS_BYTES, MAX_NESTING, json_problem
 from ..run.model import Slice
 
@@ -25,6 +27,7 @@ __all__ = [
     "PortCaller",
     "StepContext",
     "StepResult",
+    "check_seconds",
     "exception_result",
     "missing_port_reason",
     "normalise_result",
@@ -277,3 +280,22 @@ class PortCaller:
 
 async def _await(value: Any) -> Any:
     return await value
+
+
+def check_seconds(name: str, value: object, *, zero: bool) -> None:
+    """Refuse a duration argument that is not a finite number of seconds.
+
+    Args:
+        name: The argument's name, for the message.
+        value: The value given.
+        zero: Whether 0 is allowed (``>= 0``) or the value must be positive.
+
+    Raises:
+        UsageError: ``value`` is not an int or float (a bool is not), is NaN or infinite,
+            or is out of range.
+    """
+    ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+          and math.isfinite(value) and (value >= 0 if zero else value > 0))
+    if not ok:
+        raise UsageError(f"{name}={value!r} must be a {'non-negative' if zero else 'positive'}"
+                         " finite number of seconds")

@@ -40,7 +40,7 @@ from typing import Any
 from ..run.model import Run
 from ..run.templates import Template, load_template
 from .procgroup import KILL_AFTER_S, run_command
-from .protocol import StepContext, StepResult
+from .protocol import StepContext, StepResult, check_seconds
 
 __all__ = ["SHELL_BUILTINS", "ShellPorts", "direct_argv", "unused_verify"]
 
@@ -140,10 +140,17 @@ class ShellPorts:
         timeout_s: End a command (its whole process group) after this many seconds (None:
             no limit).
         kill_after_s: Seconds between ``SIGTERM`` and ``SIGKILL`` when a command is ended.
+
+    Raises:
+        UsageError: ``timeout_s`` or ``kill_after_s`` is not a finite number of seconds
+            (``timeout_s`` > 0, ``kill_after_s`` >= 0).
     """
 
     def __init__(self, timeout_s: float | None = None,
                  kill_after_s: float = KILL_AFTER_S) -> None:
+        if timeout_s is not None:
+            check_seconds("timeout_s", timeout_s, zero=False)
+        check_seconds("kill_after_s", kill_after_s, zero=True)
         self.timeout_s = timeout_s
         self.kill_after_s = kill_after_s
         self._env: dict[bytes, bytes] | None = None  # os.environ, encoded once per drive
