@@ -165,3 +165,19 @@ def test_the_shell_and_git_ports_refuse_a_timeout_that_is_not_positive_seconds(
     with pytest.raises(pe.UsageError) as e:
         ShellPorts(kill_after_s=-1)
     assert str(e.value) == "kill_after_s=-1 must be a non-negative finite number of seconds"
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("max_parallel", "max_parallel=True must be a positive integer"),
+    ("max_firings", "max_firings=True must be a non-negative integer or None"),
+    ("checkpoint_every", "checkpoint_every=True must be a positive integer"),
+])
+def test_drive_refuses_a_bool_where_it_counts(make_run: Make, name: str, message: str) -> None:
+    # a bool is an int to isinstance: max_firings=True drove one firing and paused with
+    # "max_firings=True reached"
+    run = make_run([{"id": "a", "depends_on": []}], template="minimal")
+    before = run.read_bytes()
+    with pytest.raises(pe.UsageError) as e:
+        pe.drive(run, {"runner": lambda ctx: None}, **{name: True})
+    assert str(e.value) == message
+    assert run.read_bytes() == before and not pe.journal_path(run).exists()

@@ -111,9 +111,9 @@ def drive(
         RunLockedError: Another drive or fire holds the run (nothing is modified).
         UsageError: A bad argument.
     """
-    if not isinstance(max_parallel, int) or max_parallel < 1:
+    if type(max_parallel) is not int or max_parallel < 1:
         raise UsageError(f"max_parallel={max_parallel!r} must be a positive integer")
-    if max_firings is not None and (not isinstance(max_firings, int) or max_firings < 0):
+    if max_firings is not None and (type(max_firings) is not int or max_firings < 0):
         raise UsageError(f"max_firings={max_firings!r} must be a non-negative integer or None")
     policy = _policy_override(retries, retry_backoff_s, timeout_s)
     if durability not in ("fsync", "flush"):

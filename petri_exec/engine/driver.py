@@ -111,7 +111,7 @@ class Driver:
         durability: str,
     ) -> None:
         if checkpoint_every is not None and (
-            not isinstance(checkpoint_every, int) or checkpoint_every < 1
+            type(checkpoint_every) is not int or checkpoint_every < 1
         ):
             raise UsageError(f"checkpoint_every={checkpoint_every!r} must be a positive integer")
         replayed = 0
