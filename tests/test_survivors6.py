@@ -181,3 +181,54 @@ def test_drive_refuses_a_bool_where_it_counts(make_run: Make, name: str, message
         pe.drive(run, {"runner": lambda ctx: None}, **{name: True})
     assert str(e.value) == message
     assert run.read_bytes() == before and not pe.journal_path(run).exists()
+
+
+# -- code no in-process test reached (mutmut's "no tests") ---------------------------------
+
+def test_terminate_groups_ends_each_group_with_term_then_kill_what_ignores_it(
+        tmp_path: Path) -> None:
+    # procgroup.terminate_groups: only the signal soak tests (subprocesses) reached it
+    import signal
+    import subprocess
+    import threading
+    import time
+
+    from petri_exec.ports.procgroup import groups_of, run_command, terminate_groups
+    owner = str(tmp_path / "owner.json")
+    ready = tmp_path / "trapped"
+    codes: dict[str, int | None] = {}
+
+    def one(name: str, argv: list[str]) -> None:
+        codes[name] = run_command(argv, owner=owner, cwd=tmp_path, env=dict(os.environ),
+                                  stdout=subprocess.DEVNULL)
+
+    threads = [threading.Thread(target=one, args=("plain", ["sleep", "30"])),
+               threading.Thread(target=one, args=("stubborn", [
+                   "sh", "-c", f'trap "" TERM; touch "{ready}"; while :; do sleep 0.05; done']))]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(groups_of(owner)) < 2 or not ready.exists():  # both running, trap set
+            assert time.monotonic() < deadline, groups_of(owner)
+            time.sleep(0.01)
+        terminate_groups(owner, kill_after_s=0.2)
+        for t in threads:
+            t.join(30)
+        assert codes == {"plain": -signal.SIGTERM, "stubborn": -signal.SIGKILL}
+        assert groups_of(owner) == []
+        terminate_groups(owner)  # no group left: returns at once, signals nothing
+    finally:
+        for pgid in groups_of(owner):
+            os.killpg(pgid, signal.SIGKILL)
+        for t in threads:
+            t.join(30)
+
+
+def test_the_general_state_answers_enabled_by_index(make_run: Make) -> None:
+    # netstate.NetState.index_enabled: RunState overrides it, so no test asked NetState
+    run = pe.Run(run_id="ix", template="minimal", slices=(pe.Slice("a"),))
+    net = pe.compile_run(run)
+    state = pe.NetState(net, pe.marking_of(run))
+    assert [state.index_enabled(t.index) for t in net.transitions] == [
+        t.name == "start" for t in net.transitions]

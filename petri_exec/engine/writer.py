@@ -16,7 +16,7 @@ import os
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -279,11 +279,6 @@ def _append_failed(journal: Journal, e: OSError) -> RunPathError:
     return RunPathError(f"{journal.path}: cannot append to the journal "
                         f"({e.strerror or e}); the run is as of its last journaled "
                         "event: free space or fix permissions, then drive again")
-
-
-def attempts_field(attempts: Mapping[str, int]) -> dict[str, int] | None:
-    """The ``attempts`` of a checkpoint event (None when there are none)."""
-    return dict(attempts) or None
 
 
 def start_fresh(path: str | os.PathLike[str], *,
