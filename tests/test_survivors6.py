@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -232,3 +233,29 @@ def test_the_general_state_answers_enabled_by_index(make_run: Make) -> None:
     state = pe.NetState(net, pe.marking_of(run))
     assert [state.index_enabled(t.index) for t in net.transitions] == [
         t.name == "start" for t in net.transitions]
+
+
+# -- the seventh sample (seed 27): its one survivor that changes behaviour -----------------
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
+                    reason="signal handlers are installed only in the main thread")
+def test_an_interrupt_pauses_the_sequential_drive_between_steps(make_run: Make) -> None:
+    # api._run_sequential mutmut_18: `d.finish("paused", "net_paused", ...)` ->
+    # `d.finish("net_paused", ...)`: the one-at-a-time drive ends with the wrong status
+    import signal
+    run = make_run([{"id": "a", "depends_on": []}, {"id": "b", "depends_on": ["a"]}],
+                   template="minimal")
+    calls: list[str] = []
+
+    def runner(ctx: pe.StepContext) -> None:
+        calls.append(ctx.transition)
+        os.kill(os.getpid(), signal.SIGINT)  # delivered to the drive's handler: a stop
+
+    out = pe.drive(run, {"runner": runner})
+    assert (out.status, out.reason, out.fired) == ("paused", "interrupted", 2)
+    assert calls == ["execute:a"]  # the step in flight finished; nothing new started
+    events, _ = pe.read_journal(pe.journal_path(run))
+    assert (events[-1].kind, events[-1].reason) == ("net_paused", "interrupted")
+    assert pe.drive(run, {"runner": lambda ctx: calls.append(ctx.transition)}).status == (
+        "completed")
+    assert calls == ["execute:a", "execute:b"]
