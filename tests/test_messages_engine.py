@@ -235,9 +235,18 @@ def test_a_journal_that_cannot_be_read_is_refused() -> None:
     mem = Path("/proc/self/mem")
     if not mem.is_file():
         pytest.skip("needs Linux /proc/self/mem")
+    fd = os.open(mem, os.O_RDONLY)
+    try:
+        os.pread(fd, 1, 0)
+    except OSError as error:
+        why = error.strerror  # EIO ("Input/output error") on Linux: page 0 is never mapped
+    else:
+        pytest.skip("/proc/self/mem reads at offset 0 here")
+    finally:
+        os.close(fd)
     with pytest.raises(pe.JournalError) as e:
         pe.read_journal(mem)
-    assert str(e.value) == (f"{mem}: cannot read the journal: Input/output error; it must be "
+    assert str(e.value) == (f"{mem}: cannot read the journal: {why}; it must be "
                             "a readable regular file")
 
 
