@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +18,7 @@ import pytest
 
 import petri_exec as pe
 from petri_exec.engine.journal import Journal
+from petri_exec.ports.procgroup import groups_of, run_command, terminate_groups
 from petri_exec.ports.prompt import prompt_text
 from petri_exec.ports.shell import ShellPorts
 
@@ -189,12 +193,6 @@ def test_drive_refuses_a_bool_where_it_counts(make_run: Make, name: str, message
 def test_terminate_groups_ends_each_group_with_term_then_kill_what_ignores_it(
         tmp_path: Path) -> None:
     # procgroup.terminate_groups: only the signal soak tests (subprocesses) reached it
-    import signal
-    import subprocess
-    import threading
-    import time
-
-    from petri_exec.ports.procgroup import groups_of, run_command, terminate_groups
     owner = str(tmp_path / "owner.json")
     ready = tmp_path / "trapped"
     codes: dict[str, int | None] = {}
@@ -242,7 +240,6 @@ def test_the_general_state_answers_enabled_by_index(make_run: Make) -> None:
 def test_an_interrupt_pauses_the_sequential_drive_between_steps(make_run: Make) -> None:
     # api._run_sequential mutmut_18: `d.finish("paused", "net_paused", ...)` ->
     # `d.finish("net_paused", ...)`: the one-at-a-time drive ends with the wrong status
-    import signal
     run = make_run([{"id": "a", "depends_on": []}, {"id": "b", "depends_on": ["a"]}],
                    template="minimal")
     calls: list[str] = []
